@@ -6,19 +6,28 @@
  *
  * Contract:
  * - `addBlock` is atomic: the block and all its datasets become visible together or not at
- *   all, and once it resolves the row survives a crash. Adding an existing block id rejects.
+ *   all, and once it resolves the row survives a crash. Adding an existing block id rejects
+ *   with `BlockExistsError` and changes nothing; a malformed BlockMeta rejects and changes nothing.
  * - Times are milliseconds since the Unix epoch; ranges are inclusive on both ends.
  * - `queryDatasets` never returns another tenant's datasets, nor datasets of tombstoned blocks.
  */
 export interface Metastore {
   addBlock(block: BlockMeta): Promise<void>;
-  /** Datasets overlapping [startMs, endMs] for one tenant, optionally one service and one profile type. */
+  /**
+   * Datasets overlapping [startMs, endMs] for one tenant, optionally one service and one profile
+   * type, of live blocks only; sorted by block id, then by the dataset's position in its block.
+   */
   queryDatasets(query: DatasetQuery): Promise<DatasetHit[]>;
-  /** All live blocks, optionally of one tenant (tenant "" matches multi-tenant segments too). */
+  /**
+   * All live blocks with their datasets, sorted by id, optionally only those whose block tenant
+   * equals `tenant` (so `tenant: ""` selects the multi-tenant segments) and/or of one level.
+   */
   listBlocks(filter?: { tenant?: string; level?: number }): Promise<BlockMeta[]>;
+  /** The live block with this id, or undefined when there is none (or it is tombstoned). */
   getBlock(id: string): Promise<BlockMeta | undefined>;
   /** Schema version of the store, for migrations. */
   schemaVersion(): Promise<number>;
+  /** Releases the connection; idempotent. Any other call after it rejects. */
   close(): Promise<void>;
 }
 
@@ -73,4 +82,14 @@ export interface DatasetHit {
   formatVersion: number;
   level: number;
   dataset: DatasetMeta;
+}
+
+/** `addBlock` of an id that is already registered (e.g. a compaction job retried after its commit). */
+export class BlockExistsError extends Error {
+  readonly blockId: string;
+  constructor(blockId: string) {
+    super(`block already exists: ${blockId}`);
+    this.name = "BlockExistsError";
+    this.blockId = blockId;
+  }
 }
