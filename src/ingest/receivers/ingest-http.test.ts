@@ -1,0 +1,306 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { getLabel } from "../../model/labels.ts";
+import type { NormalizedProfile } from "../../model/profile.ts";
+import { profileTypeId } from "../../model/profile-type.ts";
+import { readManifest } from "../../testing/manifest.ts";
+import { testdata, testdataFile } from "../../testing/testdata.ts";
+import { defaultIngestLimits, type IngestLimits } from "../normalize/limits.ts";
+import {
+  IngestHttpError,
+  type IngestHttpRequest,
+  parseIngestRequest,
+  selectIngestFormat,
+} from "./ingest-http.ts";
+
+// Fixture timestamps are years old: widen the accepted window (wire reference §2.8).
+const limits: IngestLimits = { ...defaultIngestLimits, rejectOlderThanMs: 0, creationGracePeriodMs: 0 };
+const nowMs = Date.UTC(2026, 7, 1);
+const text = (s: string) => new TextEncoder().encode(s);
+const pprofCorpus = testdata("pprof");
+
+function ingest(
+  query: string,
+  body: Uint8Array,
+  contentType?: string,
+  extra: Partial<IngestHttpRequest> = {},
+) {
+  return parseIngestRequest({ query: new URLSearchParams(query), contentType, body, limits, nowMs, ...extra })
+    .profiles;
+}
+
+function assertStatus(fn: () => unknown, status: number, message: RegExp, code?: string): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof IngestHttpError, `want IngestHttpError, got ${String(err)}`);
+    assert.equal(err.status, status, err.message);
+    assert.match(err.message, message);
+    if (code) assert.equal(err.code, code);
+    return true;
+  });
+}
+
+/** Sum of values per profile type ID over all profiles (series split by sample labels). */
+function totalsByType(profiles: NormalizedProfile[]): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const p of profiles) {
+    const id = profileTypeId(p.profileType);
+    let sum = 0;
+    for (const v of p.values) sum += v;
+    totals.set(id, (totals.get(id) ?? 0) + sum);
+  }
+  return totals;
+}
+
+function goMultipart(boundary: string, parts: ReadonlyArray<readonly [string, string, Uint8Array]>) {
+  const chunks: Buffer[] = [];
+  parts.forEach(([field, filename, data], i) => {
+    chunks.push(Buffer.from(`${i === 0 ? "" : "\r\n"}--${boundary}\r\n`));
+    chunks.push(Buffer.from(`Content-Disposition: form-data; name="${field}"; filename="${filename}"\r\n`));
+    chunks.push(Buffer.from("Content-Type: application/octet-stream\r\n\r\n"), Buffer.from(data));
+  });
+  chunks.push(Buffer.from(`\r\n--${boundary}--\r\n`));
+  return {
+    body: new Uint8Array(Buffer.concat(chunks)),
+    contentType: `multipart/form-data; boundary=${boundary}`,
+  };
+}
+
+describe("selectIngestFormat (§2.3 order)", () => {
+  it("picks the first matching rule", () => {
+    assert.equal(selectIngestFormat("pprof", "binary/octet-stream+trie"), "trie");
+    assert.equal(selectIngestFormat(null, "binary/octet-stream+tree"), "tree");
+    assert.equal(selectIngestFormat("pprof", "multipart/form-data; boundary=x"), "pprof");
+    assert.equal(selectIngestFormat(null, "multipart/form-data; boundary=x"), "multipart");
+    assert.equal(selectIngestFormat("collapsed", undefined), "folded");
+    assert.equal(selectIngestFormat("lines", "multipart/form-data"), "lines");
+  });
+});
+
+describe("parseIngestRequest: real client shapes", () => {
+  it("raw gzipped pprof with format=pprof (@pyroscope/nodejs)", { skip: pprofCorpus.skip }, () => {
+    const body = readFileSync(testdataFile("pprof/pyroscope-nodejs-wall.pb.gz"));
+    const from = Math.floor(nowMs / 1000) - 10;
+    const profiles = ingest(
+      `name=demo-app{region=eu}&spyName=nodespy&from=${from}&until=${from + 10}&format=pprof`,
+      body,
+      "application/octet-stream",
+    );
+    assert.ok(profiles.length >= 2);
+    for (const p of profiles) {
+      assert.equal(getLabel(p.seriesLabels, "service_name"), "demo-app");
+      assert.equal(getLabel(p.seriesLabels, "__name__"), "wall");
+      assert.equal(getLabel(p.seriesLabels, "pyroscope_spy"), "nodespy");
+      assert.equal(getLabel(p.seriesLabels, "region"), "eu");
+      assert.equal(getLabel(p.seriesLabels, "__delta__"), undefined);
+      // The pprof has its own time_nanos (2022), which wins over `from`.
+      assert.equal(p.timeNanos, 1652179630803000064n);
+    }
+    const manifest = readManifest().get("pprof/pyroscope-nodejs-wall.pb.gz")!;
+    const totals = totalsByType(profiles);
+    assert.equal(
+      totals.get("wall:samples:count:wall:microseconds"),
+      Number(manifest.totals.get("samples:count")),
+    );
+    assert.equal(
+      totals.get("wall:wall:microseconds:wall:microseconds"),
+      Number(manifest.totals.get("wall:microseconds")),
+    );
+    assert.equal(
+      getLabel(profiles[0]!.seriesLabels, "__profile_type__")?.startsWith("wall:"),
+      true,
+      "private labels are derived at normalization",
+    );
+  });
+
+  it("multipart without format, as the Go SDK sends it, with sample_type_config and ns times", {
+    skip: pprofCorpus.skip,
+  }, () => {
+    const pprof = readFileSync(testdataFile("pprof/pyroscope-go-cpu-labels.pb.gz"));
+    const config = text('{"samples":{"units":"samples","display-name":"cpu","sampled":true}}');
+    const { body, contentType } = goMultipart(
+      "0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f",
+      [
+        ["profile", "profile.pprof", pprof],
+        ["sample_type_config", "sample_type_config.json", config],
+      ],
+    );
+    const profiles = ingest(
+      "name=go-app.cpu{env=prod,__session_id__=abc,__secret__=x}&from=1654798932062349000&until=1654798942062349000&spyName=gospy",
+      body,
+      contentType,
+    );
+    assert.ok(profiles.length > 0);
+    for (const p of profiles) {
+      // pprof path: service_name is the whole app name, suffix included.
+      assert.equal(getLabel(p.seriesLabels, "service_name"), "go-app.cpu");
+      assert.equal(getLabel(p.seriesLabels, "__name__"), "process_cpu");
+      assert.equal(getLabel(p.seriesLabels, "pyroscope_spy"), "gospy");
+      assert.equal(getLabel(p.seriesLabels, "env"), "prod");
+      assert.equal(getLabel(p.seriesLabels, "__session_id__"), "abc");
+      assert.equal(getLabel(p.seriesLabels, "__secret__"), undefined);
+    }
+    const manifest = readManifest().get("pprof/pyroscope-go-cpu-labels.pb.gz")!;
+    const totals = totalsByType(profiles);
+    assert.equal(
+      totals.get("process_cpu:cpu:nanoseconds:cpu:nanoseconds"),
+      Number(manifest.totals.get("cpu:nanoseconds")),
+    );
+    assert.equal(
+      totals.get("process_cpu:samples:count:cpu:nanoseconds"),
+      Number(manifest.totals.get("samples:count")),
+    );
+  });
+
+  it("folded by default: suffix → profile type, sampleRate → nanoseconds, from in ms", () => {
+    const from = nowMs - 5_000;
+    const profiles = ingest(
+      `name=shop.api.cpu{env=staging}&from=${from}&sampleRate=100&spyName=perf`,
+      text("main;a 3\nmain;b 2\nmain;a 1\n"),
+      "text/plain",
+    );
+    assert.equal(profiles.length, 1);
+    const p = profiles[0]!;
+    assert.equal(profileTypeId(p.profileType), "process_cpu:cpu:nanoseconds:cpu:nanoseconds");
+    assert.equal(getLabel(p.seriesLabels, "service_name"), "shop.api");
+    assert.equal(getLabel(p.seriesLabels, "__name__"), "process_cpu");
+    assert.equal(getLabel(p.seriesLabels, "pyroscope_spy"), "perf");
+    assert.equal(getLabel(p.seriesLabels, "env"), "staging");
+    assert.equal(p.timeNanos, BigInt(from) * 1_000_000n);
+    assert.deepEqual(
+      totalsByType(profiles),
+      new Map([["process_cpu:cpu:nanoseconds:cpu:nanoseconds", 60_000_000]]),
+    );
+  });
+
+  it("folded with a service_name tag moves the app name to app_name", () => {
+    const [p] = ingest("name=legacy.alloc_space{service_name=svc}", text("a;b 10\n"));
+    assert.equal(getLabel(p!.seriesLabels, "service_name"), "svc");
+    assert.equal(getLabel(p!.seriesLabels, "app_name"), "legacy");
+    assert.equal(profileTypeId(p!.profileType), "memory:alloc_space:bytes::");
+    assert.equal(getLabel(p!.seriesLabels, "pyroscope_spy"), "unknown");
+  });
+
+  it("lines format counts identical lines; ns `from` keeps its precision", () => {
+    const fromNanos = BigInt(nowMs) * 1_000_000n + 123_456n;
+    const profiles = ingest(`name=app.goroutines&format=lines&from=${fromNanos}`, text("a;b\na;b\na;c\n\n"));
+    assert.equal(profiles.length, 1);
+    assert.equal(profiles[0]!.timeNanos, fromNanos);
+    assert.deepEqual(totalsByType(profiles), new Map([["goroutine:goroutines:count::", 3]]));
+  });
+
+  it("pyspy/rbspy function names are rewritten with their file name", { skip: pprofCorpus.skip }, () => {
+    const body = readFileSync(testdataFile("pprof/pyroscope-python-pyspy.pb"));
+    const [p] = ingest("name=py&format=pprof&spyName=rbspy", body);
+    const names = p!.symbols.strings;
+    assert.ok(
+      names.some((s) => / /.test(s) && /\.py /.test(s)),
+      "some `<file> <function>` names",
+    );
+  });
+
+  it("accepts empty bodies and multipart without a profile part, storing nothing", () => {
+    assert.deepEqual(ingest("name=a&format=pprof", new Uint8Array(0)), []);
+    assert.deepEqual(ingest("name=a", new Uint8Array(0)), []);
+    const { body, contentType } = goMultipart("b", [["other", "x", text("1")]]);
+    assert.deepEqual(ingest("name=a", body, contentType), []);
+    // Legacy exemplar upload with profile_id: dropped silently.
+    assert.deepEqual(ingest("name=a.cpu{profile_id=123}", text("a 1\n")), []);
+  });
+});
+
+describe("parseIngestRequest: errors (§2.7)", () => {
+  it("unparsable name → 400", () => {
+    assertStatus(
+      () => ingest("name=bad%20name", text("a 1")),
+      400,
+      /^name: invalid service name/,
+      "invalid_argument",
+    );
+    assertStatus(() => ingest("", text("a 1")), 400, /service name is required/);
+  });
+
+  it("unknown suffix on text formats → 400; the parse runs first", () => {
+    assertStatus(
+      () => ingest("name=my.app", text("a 1\n")),
+      400,
+      /^unknown profile type: app$/,
+      "invalid_argument",
+    );
+    assertStatus(() => ingest("name=my.app", text("a x y\n")), 422, /not a non-negative integer/, "unknown");
+  });
+
+  it("bad folded count → 422", () => {
+    assertStatus(() => ingest("name=app", text("# comment line\na 1\n")), 422, /folded line 1/, "unknown");
+  });
+
+  it("format=pprof with a multipart body → 422 (fed whole to the pprof decoder)", () => {
+    const { body, contentType } = goMultipart("zz", [["profile", "profile.pprof", text("x")]]);
+    assertStatus(() => ingest("name=a&format=pprof", body, contentType), 422, /./, "unknown");
+  });
+
+  it("prev_profile, malformed multipart and bad sample_type_config → 422", () => {
+    const withPrev = goMultipart("b1", [
+      ["profile", "profile.pprof", text("x")],
+      ["prev_profile", "profile.pprof", text("y")],
+    ]);
+    assertStatus(
+      () => ingest("name=a", withPrev.body, withPrev.contentType),
+      422,
+      /unsupported client version/,
+    );
+    assertStatus(
+      () => ingest("name=a", text("--b2\r\nno end"), "multipart/form-data; boundary=b2"),
+      422,
+      /multipart/,
+    );
+    const badConfig = goMultipart("b3", [
+      ["profile", "profile.pprof", text("x")],
+      ["sample_type_config", "c.json", text("{not json")],
+    ]);
+    assertStatus(() => ingest("name=a", badConfig.body, badConfig.contentType), 422, /sample_type_config/);
+  });
+
+  it("garbage pprof → 422; pprof validation failure → 422", { skip: pprofCorpus.skip }, () => {
+    assertStatus(() => ingest("name=a&format=pprof", text("not a pprof at all")), 422, /./, "unknown");
+    const body = readFileSync(testdataFile("pprof/pyroscope-nodejs-wall.pb.gz"));
+    // Default window (1h): a 2022 profile is too old.
+    assertStatus(
+      () => ingest("name=a&format=pprof", body, undefined, { limits: defaultIngestLimits }),
+      422,
+      /./,
+      "unknown",
+    );
+  });
+
+  it("text-path limits keep their code's status", () => {
+    const tight = { ...limits, maxProfileSamples: 1 };
+    assertStatus(
+      () => ingest("name=a", text("a 1\nb 1\n"), undefined, { limits: tight }),
+      400,
+      /max_profile_samples/,
+    );
+  });
+
+  it("body over max_body_bytes → 413", () => {
+    assertStatus(
+      () => ingest("name=a", text("a 1\n"), undefined, { limits: { ...limits, maxBodyBytes: 2 } }),
+      413,
+      /^request body too large/,
+    );
+  });
+
+  it("formats not implemented yet → 422 with a clear message", () => {
+    assertStatus(() => ingest("name=a&format=jfr", text("x")), 422, /^format jfr is not supported yet$/);
+    assertStatus(
+      () => ingest("name=a&format=speedscope", text("{}")),
+      422,
+      /speedscope is not supported yet/,
+    );
+    assertStatus(
+      () => ingest("name=a", text("x"), "binary/octet-stream+trie"),
+      422,
+      /trie is not supported yet/,
+    );
+  });
+});
