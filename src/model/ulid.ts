@@ -9,7 +9,7 @@ const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const maxTimeMs = 2 ** 48 - 1;
 
 let lastTimeMs = -1;
-let lastRandom = new Uint8Array(10);
+let lastRandom: Uint8Array = new Uint8Array(10);
 
 export function ulid(nowMs: number = Date.now()): string {
   if (!Number.isInteger(nowMs) || nowMs < 0 || nowMs > maxTimeMs) {

@@ -33,3 +33,19 @@ export function testdataFile(relativePath: string): string {
   if (!dir) throw new Error(`shared testdata missing at ${testdataRoot}`);
   return join(dir, relativePath);
 }
+
+/**
+ * The `spyName` each profiler's SDK sends with a corpus file (by its name); it switches
+ * per-language fixes on, e.g. `-` → `_` in .NET sample type names.
+ */
+export function spyNameFor(file: string): string {
+  const spies: [RegExp, string][] = [
+    [/dotnet/, "dotnetspy"],
+    [/python/, "pyspy"],
+    [/ruby/, "rbspy"],
+    [/java/, "javaspy"],
+    [/nodejs/, "nodespy"],
+    [/ebpf/, "ebpfspy"],
+  ];
+  return spies.find(([re]) => re.test(file))?.[1] ?? "gospy";
+}

@@ -242,7 +242,11 @@ function ingestPprof(
 ): NormalizedProfile[] {
   if (bytes.length === 0) return [];
   try {
-    const pprof = decodePprof(bytes, { maxDecompressedBytes: req.limits.maxProfileSizeBytes });
+    const pprof = decodePprof(bytes, {
+      maxDecompressedBytes: req.limits.maxProfileSizeBytes,
+      // Pyroscope refuses strings that are not UTF-8 (422 here, 400 on Push): match it.
+      invalidUtf8: "reject",
+    });
     rewriteScriptingFunctionNames(pprof, meta.spyName);
     const labels: Label[] = [
       [LabelName.metricName, pprofMetricName(pprof, sampleTypeConfig)],

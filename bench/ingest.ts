@@ -1,0 +1,221 @@
+/**
+ * Ingest benchmark: a realistic stream of real pprofs through the real HTTP server.
+ *
+ * The server runs as a child process so that its own CPU time (user + system, from
+ * /proc/<pid>/stat) can be told apart from the load generator's. In the same run, the
+ * floor is measured in this process: gunzip + Kiln's decoder over the same bytes on one
+ * thread, and, as an independent reference, the generic `pprof-format` decoder.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { Profile } from "pprof-format";
+import { decodePprof } from "../src/formats/pprof/decode.ts";
+import { spyNameFor } from "../src/testing/testdata.ts";
+
+export interface IngestBenchOptions {
+  testdataDir: string;
+  /** Extra node flags for the server process (e.g. --cpu-prof to see where its time goes). */
+  serverNodeArgs?: string[];
+  durationMs: number;
+  concurrency: number;
+  port: number;
+}
+
+export interface IngestBenchResult {
+  profilesPerSec: number;
+  mbPerSec: number;
+  cpuMsPerProfile: number;
+  floorCpuMsPerProfile: number;
+  genericDecodeMbPerSec: number;
+  kilnDecodeMbPerSec: number;
+  ackP50Ms: number;
+  ackP99Ms: number;
+  bytesPerProfile: number;
+  inputBytesPerProfile: number;
+  profilesSent: number;
+  serverCpuMs: number;
+}
+
+const repoRoot = resolve(import.meta.dirname, "..");
+
+/** The testdata pprofs that a real client would send (edge-case files excluded). */
+export function loadProfiles(testdataDir: string): { name: string; bytes: Uint8Array }[] {
+  const dir = join(testdataDir, "pprof");
+  const skip = /invalid-utf8|malformed|no-sampletype-names|unwind-errors/;
+  return readdirSync(dir)
+    .filter((f) => /\.pb(\.gz)?$/.test(f) && !skip.test(f))
+    .sort()
+    .map((f) => ({ name: f, bytes: new Uint8Array(readFileSync(join(dir, f))) }));
+}
+
+function cpuMsOfPid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / 100; // CLK_TCK is 100 on Linux
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function waitReady(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${url}/ready`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server at ${url} not ready after ${timeoutMs} ms`);
+}
+
+/** gunzip (when gzipped) + decode, one thread, CPU ms per profile over the mix. */
+function measureFloor(
+  profiles: { bytes: Uint8Array }[],
+  rounds: number,
+): { cpuMsPerProfile: number; mbPerSec: number } {
+  const maxDecompressedBytes = 64 << 20;
+  let inputBytes = 0;
+  const start = process.cpuUsage();
+  const t0 = performance.now();
+  for (let r = 0; r < rounds; r++) {
+    for (const p of profiles) {
+      decodePprof(p.bytes, { maxDecompressedBytes });
+      inputBytes += p.bytes.byteLength;
+    }
+  }
+  const elapsedMs = performance.now() - t0;
+  const cpu = process.cpuUsage(start);
+  return {
+    cpuMsPerProfile: (cpu.user + cpu.system) / 1000 / (rounds * profiles.length),
+    mbPerSec: inputBytes / 1e6 / (elapsedMs / 1000),
+  };
+}
+
+function measureGeneric(profiles: { bytes: Uint8Array }[], rounds: number): number {
+  let inputBytes = 0;
+  const t0 = performance.now();
+  for (let r = 0; r < rounds; r++) {
+    for (const p of profiles) {
+      const raw = p.bytes[0] === 0x1f && p.bytes[1] === 0x8b ? gunzipSync(p.bytes) : p.bytes;
+      Profile.decode(raw);
+      inputBytes += p.bytes.byteLength;
+    }
+  }
+  return inputBytes / 1e6 / ((performance.now() - t0) / 1000);
+}
+
+export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBenchResult> {
+  const profiles = loadProfiles(opts.testdataDir);
+  if (profiles.length === 0) throw new Error(`no pprof files in ${opts.testdataDir}/pprof`);
+
+  // Warm up both decoders, then measure the floor and the generic reference.
+  measureFloor(profiles, 3);
+  measureGeneric(profiles, 3);
+  const floor = measureFloor(profiles, 20);
+  const genericDecodeMbPerSec = measureGeneric(profiles, 20);
+
+  const dataDir = mkdtempSync(join(tmpdir(), "kiln-bench-"));
+  const url = `http://127.0.0.1:${opts.port}`;
+  const server = spawn(
+    process.execPath,
+    [
+      ...(opts.serverNodeArgs ?? []),
+      join(repoRoot, "src/cli/main.ts"),
+      "server",
+      "--port",
+      String(opts.port),
+      "--host",
+      "127.0.0.1",
+      "--data-dir",
+      dataDir,
+      "--log-level",
+      "warn",
+      // The corpus holds profiles from years ago; widen the accepted window rather than rewrite them.
+      "--reject-older-than-ms",
+      "0",
+      "--creation-grace-period-ms",
+      "0",
+      // The largest corpus profile has 20,430 samples, over Pyroscope's default of 16,000.
+      "--max-profile-samples",
+      "32000",
+    ],
+    { stdio: ["ignore", "ignore", "inherit"] },
+  );
+  try {
+    await waitReady(url, 20_000);
+    const pid = server.pid!;
+    const cpuBefore = cpuMsOfPid(pid);
+    const latencies: number[] = [];
+    let sent = 0;
+    let inputBytes = 0;
+    const deadline = Date.now() + opts.durationMs;
+    const t0 = performance.now();
+    const regions = ["eu-west-1", "us-east-1", "ap-south-1"];
+    const worker = async (w: number) => {
+      let i = w;
+      while (Date.now() < deadline) {
+        const p = profiles[i % profiles.length]!;
+        const service = `bench-svc-${i % 5}`;
+        const name = `${service}{pod=pod-${i % 40},region=${regions[i % 3]},version=v${i % 4}}`;
+        const query = new URLSearchParams({ name, format: "pprof", spyName: spyNameFor(p.name) });
+        const started = performance.now();
+        const res = await fetch(`${url}/ingest?${query}`, {
+          method: "POST",
+          body: p.bytes,
+          headers: { "content-type": "application/octet-stream" },
+        });
+        await res.arrayBuffer();
+        if (!res.ok) throw new Error(`ingest of ${p.name} failed: ${res.status}`);
+        latencies.push(performance.now() - started);
+        sent++;
+        inputBytes += p.bytes.byteLength;
+        i += opts.concurrency;
+      }
+    };
+    await Promise.all(Array.from({ length: opts.concurrency }, (_, w) => worker(w)));
+    const elapsedS = (performance.now() - t0) / 1000;
+    const serverCpuMs = cpuMsOfPid(pid) - cpuBefore;
+
+    const storedBytes = await storedBlockBytes(dataDir);
+    latencies.sort((a, b) => a - b);
+    return {
+      profilesPerSec: sent / elapsedS,
+      mbPerSec: inputBytes / 1e6 / elapsedS,
+      cpuMsPerProfile: serverCpuMs / sent,
+      floorCpuMsPerProfile: floor.cpuMsPerProfile,
+      genericDecodeMbPerSec,
+      kilnDecodeMbPerSec: floor.mbPerSec,
+      ackP50Ms: percentile(latencies, 50),
+      ackP99Ms: percentile(latencies, 99),
+      bytesPerProfile: storedBytes / sent,
+      inputBytesPerProfile: inputBytes / sent,
+      profilesSent: sent,
+      serverCpuMs,
+    };
+  } finally {
+    server.kill("SIGTERM");
+    await new Promise((r) => server.once("exit", r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function storedBlockBytes(dataDir: string): Promise<number> {
+  const { FsObjectStore } = await import("../src/objstore/fs-store.ts");
+  const store = await FsObjectStore.open(join(dataDir, "objects"));
+  try {
+    const objects = await store.list("");
+    return objects.reduce((sum, o) => sum + o.sizeBytes, 0);
+  } finally {
+    await store.close();
+  }
+}

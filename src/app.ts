@@ -1,0 +1,217 @@
+/**
+ * The all-in-one Kiln server: composes the object store, the metastore, the segment writer
+ * and the HTTP/gRPC API on one port. `kiln server` (src/cli/main.ts) calls `startKiln`.
+ *
+ * Data folder layout: `<dataDir>/objects/` (filesystem object store) and
+ * `<dataDir>/metastore.sqlite` (SQLite metastore, WAL).
+ */
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { createContextKey, createContextValues } from "@connectrpc/connect";
+import { type HttpHandler, readBody, sendError, sendText } from "./api/http-util.ts";
+import { createRouter, metricsHandler } from "./api/router.ts";
+import { startHttpServer } from "./api/server.ts";
+import { tenantOf } from "./api/tenant.ts";
+import type { KilnConfig } from "./cli/config.ts";
+import { PusherService, PushResponseSchema } from "./gen/push/v1/push_pb.js";
+import type { IngestLimits } from "./ingest/normalize/limits.ts";
+import { defaultIngestLimits } from "./ingest/normalize/limits.ts";
+import { profilesFromPushRequest } from "./ingest/push-request.ts";
+import { IngestHttpError, parseIngestRequest } from "./ingest/receivers/ingest-http.ts";
+import { SegmentWriter } from "./ingest/segment-writer.ts";
+import { SqliteMetastore } from "./metastore/sqlite.ts";
+import { KilnError } from "./model/errors.ts";
+import type { NormalizedProfile } from "./model/profile.ts";
+import { FsObjectStore } from "./objstore/fs-store.ts";
+import type { Logger } from "./observability/log.ts";
+import { createRegistry, DURATION_BUCKETS_SECONDS, registerProcessMetrics } from "./observability/metrics.ts";
+
+export interface RunningKiln {
+  /** Resolves once writes are accepted (`/ready` answers 200 from then on). */
+  ready: Promise<void>;
+  /** The bound port (useful with port 0). */
+  port: number;
+  /** Stops accepting, flushes the open segment, answers its pushes, closes the stores. */
+  shutdown(reason: string): Promise<void>;
+}
+
+export function ingestLimitsOf(config: KilnConfig): IngestLimits {
+  return {
+    ...defaultIngestLimits,
+    maxBodyBytes: config.maxBodyBytes,
+    maxProfileSizeBytes: config.maxProfileSizeBytes,
+    maxProfileSamples: config.maxProfileSamples,
+    maxLabelNamesPerSeries: config.maxLabelNamesPerSeries,
+    maxLabelNameLength: config.maxLabelNameLength,
+    maxLabelValueLength: config.maxLabelValueLength,
+    maxSampleLabels: config.maxSampleLabels,
+    maxStackDepth: config.maxStackDepth,
+    maxSymbolLength: config.maxSymbolLength,
+    rejectOlderThanMs: config.rejectOlderThanMs,
+    creationGracePeriodMs: config.creationGracePeriodMs,
+    sanitizeLabelNames: config.sanitizeLabelNames,
+  };
+}
+
+const tenantHeaderKey = createContextKey<string | undefined>(undefined, { description: "raw X-Scope-OrgID" });
+
+export async function startKiln(config: KilnConfig, logger: Logger): Promise<RunningKiln> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const store = await FsObjectStore.open(join(dataDir, "objects"));
+  const metastore = await SqliteMetastore.open(dataDir);
+  const limits = ingestLimitsOf(config);
+
+  const metrics = createRegistry();
+  registerProcessMetrics(metrics);
+  const profilesIngested = metrics.counter({
+    name: "kiln_ingest_profiles_total",
+    help: "Profiles stored (one per sample type and series), by receiver.",
+    labelNames: ["receiver"],
+  });
+  const rejected = metrics.counter({
+    name: "kiln_ingest_rejected_total",
+    help: "Ingest requests refused, by receiver and reason.",
+    labelNames: ["receiver", "reason"],
+    seriesMax: 500,
+  });
+  const flushes = metrics.counter({
+    name: "kiln_segment_flushes_total",
+    help: "Segment flushes (one block object each), by outcome.",
+    labelNames: ["outcome"],
+  });
+  const flushDuration = metrics.histogram({
+    name: "kiln_segment_flush_duration_seconds",
+    help: "Time to encode, upload and register one segment; pushes wait for it.",
+    labelNames: ["outcome"],
+    buckets: DURATION_BUCKETS_SECONDS,
+  });
+  const flushBytes = metrics.counter({
+    name: "kiln_segment_flush_bytes_total",
+    help: "Bytes of block objects written by the segment writer.",
+  });
+
+  const writer = new SegmentWriter({
+    store,
+    metastore,
+    flushIntervalMs: config.flushIntervalMs,
+    segmentBytesMax: config.segmentBytesMax,
+    onFlush(r) {
+      const outcome = r.ok ? "success" : "failure";
+      flushes.inc({ outcome });
+      flushDuration.observe({ outcome }, r.durationMs / 1000);
+      if (r.ok) {
+        flushBytes.inc(undefined, r.sizeBytes);
+        logger.debug("segment flushed", { ...r, error: undefined });
+      } else {
+        logger.error("segment flush failed", { blockId: r.blockId, pushes: r.pushes, err: r.error });
+      }
+    },
+  });
+
+  metrics.gauge({
+    name: "kiln_segment_open_profiles",
+    help: "Profiles in the open segment, waiting for its flush (their pushes wait too).",
+    collect: () => writer.pendingProfiles,
+  });
+
+  let ready = false;
+  const shutdownController = new AbortController();
+
+  const store_ = async (receiver: string, tenant: string, profiles: NormalizedProfile[]) => {
+    await writer.push(tenant, profiles);
+    profilesIngested.inc({ receiver }, profiles.length);
+  };
+
+  const ingestHandler: HttpHandler = async (req, res) => {
+    try {
+      const tenant = tenantOf(req, config.multitenancy);
+      const body = await readBody(req, { maxBytes: limits.maxBodyBytes });
+      const url = new URL(req.url ?? "/", "http://localhost");
+      const { profiles } = parseIngestRequest({
+        query: url.searchParams,
+        contentType: req.headers["content-type"],
+        body,
+        limits,
+        nowMs: Date.now(),
+      });
+      await store_("ingest", tenant, profiles);
+      sendText(res, 200, "");
+    } catch (err) {
+      const reason = err instanceof KilnError ? err.reason : "internal";
+      rejected.inc({ receiver: "ingest", reason });
+      let status: number | undefined;
+      if (err instanceof IngestHttpError) status = err.status;
+      else if (err instanceof KilnError && err.reason === "body_too_large") status = 413;
+      if (err instanceof KilnError) logger.debug("ingest refused", { reason, msg: err.message });
+      sendError(res, err, { status, logger });
+    }
+  };
+
+  const router = createRouter({
+    logger,
+    metrics,
+    readMaxBytes: limits.maxBodyBytes,
+    shutdownSignal: shutdownController.signal,
+    contextValues: (req) => {
+      const raw = req.headers["x-scope-orgid"];
+      return createContextValues().set(tenantHeaderKey, Array.isArray(raw) ? raw[0] : raw);
+    },
+  });
+  router
+    .get("/ready", (_req, res) => {
+      if (ready) sendText(res, 200, "ready\n");
+      else sendText(res, 503, "not ready: starting or shutting down\n");
+    })
+    .get("/metrics", metricsHandler(metrics))
+    .post("/ingest", ingestHandler)
+    .post("/pyroscope/ingest", ingestHandler)
+    .connect((r) => {
+      r.service(PusherService, {
+        async push(request, context) {
+          const headers = { "x-scope-orgid": context.values.get(tenantHeaderKey) };
+          try {
+            const tenant = tenantOf({ headers } as never, config.multitenancy);
+            const profiles = profilesFromPushRequest(request, limits, Date.now());
+            await store_("push", tenant, profiles);
+          } catch (err) {
+            rejected.inc({ receiver: "push", reason: err instanceof KilnError ? err.reason : "internal" });
+            throw err;
+          }
+          return create(PushResponseSchema);
+        },
+      });
+    });
+
+  const server = await startHttpServer({
+    host: config.host,
+    port: config.port,
+    handler: router.handler,
+    logger,
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    closeTimeoutMs: config.shutdownTimeoutMs,
+  });
+  ready = true;
+  logger.info("kiln ready", { port: server.port, host: config.host, dataDir });
+
+  let shutdownPromise: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    shutdownPromise ??= (async () => {
+      logger.info("shutting down", { reason });
+      ready = false;
+      await server.stopAccepting();
+      // Flushes the open segment: every push accepted so far is answered before we exit.
+      await writer.close();
+      shutdownController.abort();
+      await server.close();
+      await metastore.close();
+      await store.close();
+      logger.info("shutdown complete");
+    })();
+    return shutdownPromise;
+  };
+
+  return { ready: Promise.resolve(), port: server.port, shutdown };
+}
