@@ -9,7 +9,9 @@ const json = process.argv.includes("--json");
 const durationArg = process.argv.find((a) => a.startsWith("--duration-ms="));
 const durationMs = durationArg ? Number(durationArg.slice("--duration-ms=".length)) : 15_000;
 
-const serverNodeArgs = process.argv.includes("--cpu-prof") ? ["--cpu-prof", "--cpu-prof-dir=bench-profiles"] : [];
+const serverNodeArgs = process.argv.includes("--cpu-prof")
+  ? ["--cpu-prof", "--cpu-prof-dir=bench-profiles"]
+  : [];
 const ingest = await runIngestBench({
   testdataDir: testdataRoot,
   durationMs,
