@@ -10,7 +10,7 @@ import { gzipSync } from "node:zlib";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { encodePprof } from "../src/formats/pprof/encode.ts";
 import { PushRequestSchema } from "../src/gen/push/v1/push_pb.js";
-import { makeCpuPprof } from "./helpers/fixtures.ts";
+import { makeCpuPprof } from "../src/testing/fixtures.ts";
 import { type InProcessKiln, startInProcess } from "./helpers/kiln.ts";
 
 const maxBodyBytes = 1 << 20;

@@ -18,7 +18,7 @@ import {
 import { encodePprof } from "../src/formats/pprof/encode.ts";
 import { PusherService, PushRequestSchema } from "../src/gen/push/v1/push_pb.js";
 import { getLabel } from "../src/model/labels.ts";
-import { makeCpuPprof } from "./helpers/fixtures.ts";
+import { makeCpuPprof } from "../src/testing/fixtures.ts";
 import { type InProcessKiln, startInProcess } from "./helpers/kiln.ts";
 import { readStored } from "./helpers/stored.ts";
 

@@ -2,7 +2,7 @@
  * Small pprofs built in the test, independent of the shared corpus: a Go-style CPU profile
  * (`samples/count`, `cpu/nanoseconds`, period 10 ms) with three stacks.
  */
-import type { Pprof } from "../../src/model/pprof.ts";
+import type { Pprof } from "../model/pprof.ts";
 
 export interface CpuPprofOptions {
   timeNanos: bigint;
