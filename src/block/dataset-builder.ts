@@ -99,27 +99,10 @@ export class DatasetBuilder {
     return id;
   }
 
-  /** Stack node per sample, walking each stack root → leaf through the frame translation. */
+  /** Stack node per sample (see `PprofTranslation.internStacks`). */
   #internStacks(profile: NormalizedProfile): Uint32Array {
-    const { frameOffsets, frames } = this.#symbols.translation(profile.symbols);
-    const tree = this.#symbols.stacks;
-    const locationCount = frameOffsets.length - 1;
-    const nodes = new Uint32Array(profile.sampleCount);
-    for (let sample = 0; sample < profile.sampleCount; sample++) {
-      const start = profile.stackOffsets[sample]!;
-      let node = 0;
-      // Stacks are leaf first, so the root-most pprof location is the last one.
-      for (let at = profile.stackOffsets[sample + 1]! - 1; at >= start; at--) {
-        const location = profile.stackLocations[at]!;
-        if (!(location < locationCount)) fail(`sample ${sample}: location ${location} out of range`);
-        // Frames of one location are innermost first: the outermost is entered first.
-        for (let frame = frameOffsets[location + 1]! - 1; frame >= frameOffsets[location]!; frame--) {
-          node = tree.intern(node, frames[frame]!);
-        }
-      }
-      nodes[sample] = node;
-    }
-    return nodes;
+    const translation = this.#symbols.translation(profile.symbols);
+    return translation.internStacks(profile.stackOffsets, profile.stackLocations, profile.sampleCount);
   }
 
   /** Encodes the three sections. Does not change the builder; callable more than once. */

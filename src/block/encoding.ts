@@ -9,6 +9,7 @@
  */
 import { assert, BlockFormatError, fail } from "./format.ts";
 
+const TWO_POW_30 = 2 ** 30;
 const TWO_POW_31 = 2 ** 31;
 const TWO_POW_53 = 2 ** 53;
 const TWO_POW_64 = 2 ** 64;
@@ -99,6 +100,55 @@ export class ByteWriter {
     this.#length = at;
   }
 
+  /** `uvarint` of every value of `values`, in order (one capacity check for the run). */
+  uvarints(values: ArrayLike<number>): void {
+    const count = values.length;
+    this.#reserve(count * VARINT_BYTES_MAX);
+    let bytes = this.#bytes;
+    let at = this.#length;
+    for (let i = 0; i < count; i++) {
+      let v = values[i]!;
+      if (v < TWO_POW_31 && v >= 0 && (v | 0) === v) {
+        while (v >= 0x80) {
+          bytes[at++] = (v & 0x7f) | 0x80;
+          v >>>= 7;
+        }
+        bytes[at++] = v;
+      } else {
+        this.#length = at;
+        this.uvarint(v);
+        at = this.#length;
+        bytes = this.#bytes;
+      }
+    }
+    this.#length = at;
+  }
+
+  /** `varint` of every value of `values`, in order. */
+  varints(values: ArrayLike<number>): void {
+    const count = values.length;
+    this.#reserve(count * VARINT_BYTES_MAX);
+    let bytes = this.#bytes;
+    let at = this.#length;
+    for (let i = 0; i < count; i++) {
+      const value = values[i]!;
+      if (value < TWO_POW_30 && value >= 0 && (value | 0) === value) {
+        let v = value * 2;
+        while (v >= 0x80) {
+          bytes[at++] = (v & 0x7f) | 0x80;
+          v >>>= 7;
+        }
+        bytes[at++] = v;
+      } else {
+        this.#length = at;
+        this.varint(value);
+        at = this.#length;
+        bytes = this.#bytes;
+      }
+    }
+    this.#length = at;
+  }
+
   /**
    * Zigzag then LEB128 of an integer double in the int64 range: 0, -1, 1, -2 … map to
    * 0, 1, 2, 3 … Doubles beyond 2^53 (pprof values decoded from int64) are written as the
@@ -144,6 +194,11 @@ export class ByteWriter {
   string(text: string): void {
     const byteCount = Buffer.byteLength(text, "utf8");
     this.uvarint(byteCount);
+    this.utf8(text, byteCount);
+  }
+
+  /** The UTF-8 bytes of `text`, which must be `byteCount` long (`Buffer.byteLength`), unprefixed. */
+  utf8(text: string, byteCount: number): void {
     this.#reserve(byteCount);
     const written = Buffer.from(this.#bytes.buffer, this.#bytes.byteOffset).write(
       text,
@@ -331,7 +386,20 @@ export function readStringColumn(reader: ByteReader, count: number): string[] {
 
 /** Writes a string column (see `readStringColumn`). */
 export function writeStringColumn(writer: ByteWriter, strings: readonly string[]): void {
-  const encoded = strings.map((text) => Buffer.from(text, "utf8"));
-  for (const bytes of encoded) writer.uvarint(bytes.length);
-  for (const bytes of encoded) writer.bytes(bytes);
+  const joined = strings.join("");
+  const joinedBytes = Buffer.byteLength(joined, "utf8");
+  if (joinedBytes === joined.length) {
+    // All ASCII: byte length = UTF-16 length for every string, and one native encode suffices.
+    // (Only then: UTF-8 of a concatenation can differ from the concatenated UTF-8 when a lone
+    // surrogate at the end of one string meets one at the start of the next.)
+    const lengths = new Uint32Array(strings.length);
+    for (let i = 0; i < strings.length; i++) lengths[i] = strings[i]!.length;
+    writer.uvarints(lengths);
+    writer.utf8(joined, joinedBytes);
+    return;
+  }
+  const lengths = new Uint32Array(strings.length);
+  for (let i = 0; i < strings.length; i++) lengths[i] = Buffer.byteLength(strings[i]!, "utf8");
+  writer.uvarints(lengths);
+  for (let i = 0; i < strings.length; i++) writer.utf8(strings[i]!, lengths[i]!);
 }

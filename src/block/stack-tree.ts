@@ -76,8 +76,8 @@ export class StackTreeBuilder {
     this.#location = location;
   }
 
-  #rehash(): void {
-    const slots = new Int32Array(this.#slots.length * 2);
+  #rehash(slotCount = this.#slots.length * 2): void {
+    const slots = new Int32Array(slotCount);
     const mask = slots.length - 1;
     for (let node = 1; node < this.#nodeCount; node++) {
       let slot = hashPair(this.#parent[node]!, this.#location[node]!) & mask;
@@ -85,6 +85,33 @@ export class StackTreeBuilder {
       slots[slot] = node + 1;
     }
     this.#slots = slots;
+  }
+
+  /**
+   * Makes room for `nodeCount` nodes up front (a hint: the tree still grows past it), so a
+   * large first profile does not rehash the table again and again.
+   */
+  reserve(nodeCount: number): void {
+    if (!(nodeCount <= STACK_NODE_COUNT_MAX)) nodeCount = STACK_NODE_COUNT_MAX;
+    if (nodeCount <= this.#parent.length) return;
+    let capacity = this.#parent.length;
+    while (capacity < nodeCount) capacity *= 2;
+    const parent = new Int32Array(capacity);
+    parent.set(this.#parent.subarray(0, this.#nodeCount));
+    const location = new Int32Array(capacity);
+    location.set(this.#location.subarray(0, this.#nodeCount));
+    this.#parent = parent;
+    this.#location = location;
+    if (this.#slots.length < capacity * 2) this.#rehash(capacity * 2);
+  }
+
+  /** The tree without copying: valid only until the next `intern` or `reserve`. */
+  view(): StackTree {
+    return {
+      nodeCount: this.#nodeCount,
+      parent: this.#parent.subarray(0, this.#nodeCount),
+      location: this.#location.subarray(0, this.#nodeCount),
+    };
   }
 
   /** A snapshot of the tree (copies, so the builder may keep growing). */

@@ -7,6 +7,8 @@
 import type { Pprof } from "../model/pprof.ts";
 import { ByteReader, ByteWriter, readStringColumn, writeStringColumn } from "./encoding.ts";
 import { assert, fail, SECTION_PAYLOAD_BYTES_MAX, SYMBOL_COUNT_MAX } from "./format.ts";
+import { RowTable } from "./row-table.ts";
+import { StackCache, sequenceHash } from "./stack-cache.ts";
 import { type StackTree, StackTreeBuilder } from "./stack-tree.ts";
 
 /** Decoded symbols section. Parallel arrays per table; `*Str` index `strings`, `*Plus1` 0 = none. */
@@ -35,39 +37,40 @@ export interface SymbolsSection {
   stacks: StackTree;
 }
 
-/** How one pprof's locations map to stored frames, innermost first (cached per Pprof object). */
-export interface PprofTranslation {
-  /** Length locationCount + 1: frames of pprof location i are `frames[offsets[i]..offsets[i+1])`. */
-  frameOffsets: Uint32Array;
-  frames: Uint32Array;
-}
-
 /** Rough encoded bytes per table row beyond its strings, for `estimatedBytes`. */
 const ROW_BYTES_ESTIMATE = 8;
+
+/** Table widths; the columns are in payload order (see `encodeSymbols`). */
+const MAPPING_WIDTH = 6;
+const FUNCTION_WIDTH = 4;
+const LOCATION_WIDTH = 4;
 
 export class SymbolsBuilder {
   readonly strings: string[] = [""];
   readonly #stringIds = new Map<string, number>([["", 0]]);
-  readonly mappings: number[][] = [];
-  readonly #mappingIds = new Map<string, number>();
-  readonly functions: number[][] = [];
-  readonly #functionIds = new Map<string, number>();
+  /** [start, limit, offset, filenameStr, buildIdStr, flags] per mapping. */
+  readonly mappings = new RowTable(MAPPING_WIDTH, "mappings", SYMBOL_COUNT_MAX);
+  /** [nameStr, systemNameStr, filenameStr, startLine] per function. */
+  readonly functions = new RowTable(FUNCTION_WIDTH, "functions", SYMBOL_COUNT_MAX);
   /** [mappingPlus1, address, functionPlus1, line] per stored location. */
-  readonly locations: number[][] = [];
-  readonly #locationIds = new Map<string, number>();
+  readonly locations = new RowTable(LOCATION_WIDTH, "locations", SYMBOL_COUNT_MAX);
   readonly stacks = new StackTreeBuilder();
+  /** Whole stacks already interned (stored frames root first → node). */
+  readonly stackCache = new StackCache();
   /** Keyed by the Pprof object: profiles split from one pprof share its tables (never mutated). */
   readonly #translations = new WeakMap<Pprof, PprofTranslation>();
-  #bytesEstimate = 0;
+  #stringBytesEstimate = 0;
 
   get bytesEstimate(): number {
-    return this.#bytesEstimate + this.stacks.nodeCount * ROW_BYTES_ESTIMATE;
+    const rows = this.mappings.count + this.functions.count + this.locations.count;
+    return this.#stringBytesEstimate + (rows + this.stacks.nodeCount) * ROW_BYTES_ESTIMATE;
   }
 
+  /** The translation of `pprof`'s tables into this builder's, created on first use. */
   translation(pprof: Pprof): PprofTranslation {
     let cached = this.#translations.get(pprof);
     if (cached === undefined) {
-      cached = new PprofInterner(this, pprof).translate();
+      cached = new PprofTranslation(this, pprof);
       this.#translations.set(pprof, cached);
     }
     return cached;
@@ -80,77 +83,145 @@ export class SymbolsBuilder {
       if (!(id < SYMBOL_COUNT_MAX)) fail(`symbol strings exceed ${SYMBOL_COUNT_MAX}`);
       this.strings.push(text);
       this.#stringIds.set(text, id);
-      this.#bytesEstimate += text.length + 1;
-    }
-    return id;
-  }
-
-  /** Interns a row of `table` by content; `row` is the stored row (ids already translated). */
-  internRow(table: "mappings" | "functions" | "locations", row: number[]): number {
-    const ids =
-      table === "mappings" ? this.#mappingIds : table === "functions" ? this.#functionIds : this.#locationIds;
-    const rows = this[table];
-    const key = row.join(",");
-    let id = ids.get(key);
-    if (id === undefined) {
-      id = rows.length;
-      if (!(id < SYMBOL_COUNT_MAX)) fail(`symbol ${table} exceed ${SYMBOL_COUNT_MAX}`);
-      rows.push(row);
-      ids.set(key, id);
-      this.#bytesEstimate += ROW_BYTES_ESTIMATE;
+      this.#stringBytesEstimate += text.length + 1;
     }
     return id;
   }
 }
 
-/** Translates one Pprof's tables into the builder's, each pprof entry at most once. */
-class PprofInterner {
+const UNTRANSLATED = -1;
+
+/**
+ * How one Pprof's entries map to the builder's, filled lazily: a string, mapping, function or
+ * location is translated the first time a stack reaches it, so entries no sample references
+ * cost nothing.
+ */
+export class PprofTranslation {
   readonly #builder: SymbolsBuilder;
   readonly #pprof: Pprof;
   readonly #stringIds: Int32Array;
   readonly #mappingIds: Int32Array;
   readonly #functionIds: Int32Array;
+  /** Per pprof location: its frames are `#frames[#frameStart[i]..#frameEnd[i])`, innermost first. */
+  readonly #frameStart: Int32Array;
+  readonly #frameEnd: Int32Array;
+  #frames = new Uint32Array(1024);
+  #frameCount = 0;
+  /** Scratch: the stored frames of the stack being interned, root first. */
+  #sequence: Uint32Array<ArrayBuffer> = new Uint32Array(256);
 
   constructor(builder: SymbolsBuilder, pprof: Pprof) {
+    assert(pprof.locationLineOffsets.length === pprof.locationCount + 1, "pprof: locationLineOffsets length");
     this.#builder = builder;
     this.#pprof = pprof;
-    this.#stringIds = new Int32Array(pprof.strings.length).fill(-1);
-    this.#mappingIds = new Int32Array(pprof.mappingCount).fill(-1);
-    this.#functionIds = new Int32Array(pprof.functionCount).fill(-1);
+    this.#stringIds = new Int32Array(pprof.strings.length).fill(UNTRANSLATED);
+    this.#mappingIds = new Int32Array(pprof.mappingCount).fill(UNTRANSLATED);
+    this.#functionIds = new Int32Array(pprof.functionCount).fill(UNTRANSLATED);
+    this.#frameStart = new Int32Array(pprof.locationCount).fill(UNTRANSLATED);
+    this.#frameEnd = new Int32Array(pprof.locationCount);
   }
 
-  translate(): PprofTranslation {
-    const p = this.#pprof;
-    assert(p.locationLineOffsets.length === p.locationCount + 1, "pprof: locationLineOffsets length");
-    const frameOffsets = new Uint32Array(p.locationCount + 1);
-    const frames: number[] = [];
-    for (let loc = 0; loc < p.locationCount; loc++) {
-      frameOffsets[loc] = frames.length;
-      const mappingPlus1 =
-        p.locationMappingPlus1[loc]! === 0 ? 0 : this.#mapping(p.locationMappingPlus1[loc]! - 1) + 1;
-      const address = p.locationAddress[loc]!;
-      const lineStart = p.locationLineOffsets[loc]!;
-      const lineEnd = p.locationLineOffsets[loc + 1]!;
-      if (lineStart === lineEnd) {
-        frames.push(this.#builder.internRow("locations", [mappingPlus1, address, 0, 0]));
-        continue;
+  /**
+   * The stack node of every sample. Stacks are pprof location indices, leaf first, sample i at
+   * `locations[offsets[i]..offsets[i+1])`. Each stack is first translated to its stored frames,
+   * root first, and looked up whole in the dataset's stack cache; only a stack not seen before
+   * walks the tree.
+   */
+  internStacks(offsets: Uint32Array, locations: Uint32Array, sampleCount: number): Uint32Array {
+    const nodes = new Uint32Array(sampleCount);
+    const builder = this.#builder;
+    const tree = builder.stacks;
+    const cache = builder.stackCache;
+    // A young tree meeting a big profile will get about one node per frame: size it once.
+    if (tree.nodeCount * 2 < locations.length) {
+      tree.reserve(tree.nodeCount + locations.length);
+      cache.reserve(cache.count + sampleCount, locations.length + (locations.length >>> 2));
+    }
+    const frameStart = this.#frameStart;
+    const frameEnd = this.#frameEnd;
+    const locationCount = frameStart.length;
+    let sequence = this.#sequence;
+    for (let s = 0; s < sampleCount; s++) {
+      const start = offsets[s]!;
+      let length = 0;
+      // Stacks are leaf first, so the root-most pprof location is the last one.
+      for (let at = offsets[s + 1]! - 1; at >= start; at--) {
+        const location = locations[at]!;
+        if (!(location < locationCount)) fail(`sample ${s}: location ${location} out of range`);
+        let first = frameStart[location]!;
+        if (first === UNTRANSLATED) first = this.#translateLocation(location);
+        const end = frameEnd[location]!;
+        if (length + end - first > sequence.length) sequence = this.#growSequence(length + end - first);
+        // Frames of one location are innermost first: the outermost is entered first.
+        const frames = this.#frames;
+        for (let frame = end - 1; frame >= first; frame--) sequence[length++] = frames[frame]!;
       }
+      const hash = sequenceHash(sequence, length);
+      let node = cache.find(sequence, length, hash);
+      if (node < 0) {
+        node = 0;
+        for (let i = 0; i < length; i++) node = tree.intern(node, sequence[i]!);
+        cache.add(sequence, length, hash, node);
+      }
+      nodes[s] = node;
+    }
+    return nodes;
+  }
+
+  #growSequence(needed: number): Uint32Array<ArrayBuffer> {
+    const sequence = new Uint32Array(Math.max(needed, this.#sequence.length * 2));
+    sequence.set(this.#sequence);
+    this.#sequence = sequence;
+    return sequence;
+  }
+
+  /** Translates pprof location `loc` into stored locations (one per line); returns its first frame. */
+  #translateLocation(loc: number): number {
+    const p = this.#pprof;
+    const table = this.#builder.locations;
+    const row = table.row;
+    const mappingPlus1 = p.locationMappingPlus1[loc]!;
+    const storedMappingPlus1 = mappingPlus1 === 0 ? 0 : this.#mapping(mappingPlus1 - 1) + 1;
+    const address = p.locationAddress[loc]!;
+    const lineStart = p.locationLineOffsets[loc]!;
+    const lineEnd = p.locationLineOffsets[loc + 1]!;
+    const first = this.#frameCount;
+    this.#reserveFrames(Math.max(1, lineEnd - lineStart));
+    if (lineStart === lineEnd) {
+      row[0] = storedMappingPlus1;
+      row[1] = address;
+      row[2] = 0;
+      row[3] = 0;
+      this.#frames[this.#frameCount++] = table.intern();
+    } else {
       // pprof lists lines innermost (inlined callee) first: that order is kept.
       for (let line = lineStart; line < lineEnd; line++) {
         const fnPlus1 = p.lineFunctionPlus1[line]!;
         const storedFnPlus1 = fnPlus1 === 0 ? 0 : this.#function(fnPlus1 - 1) + 1;
-        const row = [mappingPlus1, address, storedFnPlus1, p.lineNumber[line]!];
-        frames.push(this.#builder.internRow("locations", row));
+        // Set after #function: it must not see a half-filled location row (it fills another table).
+        row[0] = storedMappingPlus1;
+        row[1] = address;
+        row[2] = storedFnPlus1;
+        row[3] = p.lineNumber[line]!;
+        this.#frames[this.#frameCount++] = table.intern();
       }
     }
-    frameOffsets[p.locationCount] = frames.length;
-    return { frameOffsets, frames: Uint32Array.from(frames) };
+    this.#frameStart[loc] = first;
+    this.#frameEnd[loc] = this.#frameCount;
+    return first;
+  }
+
+  #reserveFrames(count: number): void {
+    if (this.#frameCount + count <= this.#frames.length) return;
+    const frames = new Uint32Array(Math.max(this.#frames.length * 2, this.#frameCount + count));
+    frames.set(this.#frames.subarray(0, this.#frameCount));
+    this.#frames = frames;
   }
 
   #string(index: number): number {
     if (!(index < this.#stringIds.length)) fail(`pprof: string index ${index} out of range`);
     let id = this.#stringIds[index]!;
-    if (id < 0) {
+    if (id === UNTRANSLATED) {
       id = this.#builder.internString(this.#pprof.strings[index]!);
       this.#stringIds[index] = id;
     }
@@ -160,17 +231,19 @@ class PprofInterner {
   #mapping(index: number): number {
     if (!(index < this.#mappingIds.length)) fail(`pprof: mapping index ${index} out of range`);
     let id = this.#mappingIds[index]!;
-    if (id < 0) {
+    if (id === UNTRANSLATED) {
       const p = this.#pprof;
-      const row = [
-        p.mappingStart[index]!,
-        p.mappingLimit[index]!,
-        p.mappingOffset[index]!,
-        this.#string(p.mappingFilenameStr[index]!),
-        this.#string(p.mappingBuildIdStr[index]!),
-        p.mappingFlags[index]!,
-      ];
-      id = this.#builder.internRow("mappings", row);
+      const filenameStr = this.#string(p.mappingFilenameStr[index]!);
+      const buildIdStr = this.#string(p.mappingBuildIdStr[index]!);
+      const table = this.#builder.mappings;
+      const row = table.row;
+      row[0] = p.mappingStart[index]!;
+      row[1] = p.mappingLimit[index]!;
+      row[2] = p.mappingOffset[index]!;
+      row[3] = filenameStr;
+      row[4] = buildIdStr;
+      row[5] = p.mappingFlags[index]!;
+      id = table.intern();
       this.#mappingIds[index] = id;
     }
     return id;
@@ -179,15 +252,18 @@ class PprofInterner {
   #function(index: number): number {
     if (!(index < this.#functionIds.length)) fail(`pprof: function index ${index} out of range`);
     let id = this.#functionIds[index]!;
-    if (id < 0) {
+    if (id === UNTRANSLATED) {
       const p = this.#pprof;
-      const row = [
-        this.#string(p.functionNameStr[index]!),
-        this.#string(p.functionSystemNameStr[index]!),
-        this.#string(p.functionFilenameStr[index]!),
-        p.functionStartLine[index]!,
-      ];
-      id = this.#builder.internRow("functions", row);
+      const nameStr = this.#string(p.functionNameStr[index]!);
+      const systemNameStr = this.#string(p.functionSystemNameStr[index]!);
+      const filenameStr = this.#string(p.functionFilenameStr[index]!);
+      const table = this.#builder.functions;
+      const row = table.row;
+      row[0] = nameStr;
+      row[1] = systemNameStr;
+      row[2] = filenameStr;
+      row[3] = p.functionStartLine[index]!;
+      id = table.intern();
       this.#functionIds[index] = id;
     }
     return id;
@@ -209,24 +285,24 @@ export function encodeSymbols(builder: SymbolsBuilder): Uint8Array {
   writeTable(writer, builder.mappings, MAPPING_COLUMNS_SIGNED);
   writeTable(writer, builder.functions, FUNCTION_COLUMNS_SIGNED);
   writeTable(writer, builder.locations, LOCATION_COLUMNS_SIGNED);
-  const tree = builder.stacks.snapshot();
-  writer.uvarint(tree.nodeCount);
+  const tree = builder.stacks.view();
+  const nodeCount = tree.nodeCount;
+  writer.uvarint(nodeCount);
   // Parents as (node - parent) >= 1: small for the common deep-chain case.
-  for (let node = 1; node < tree.nodeCount; node++) writer.uvarint(node - tree.parent[node]!);
-  for (let node = 1; node < tree.nodeCount; node++) writer.uvarint(tree.location[node]!);
+  const column = new Uint32Array(Math.max(0, nodeCount - 1));
+  for (let node = 1; node < nodeCount; node++) column[node - 1] = node - tree.parent[node]!;
+  writer.uvarints(column);
+  writer.uvarints(tree.location.subarray(1, nodeCount));
   return writer.finish();
 }
 
 /** Column-major: every value of column 0, then of column 1, … */
-function writeTable(writer: ByteWriter, rows: readonly number[][], columnsSigned: boolean[]): void {
-  writer.uvarint(rows.length);
+function writeTable(writer: ByteWriter, table: RowTable, columnsSigned: boolean[]): void {
+  assert(table.width === columnsSigned.length, "symbol table row width");
+  writer.uvarint(table.count);
   for (let column = 0; column < columnsSigned.length; column++) {
-    assert(
-      rows.every((row) => row.length === columnsSigned.length),
-      "symbol table row width",
-    );
-    if (columnsSigned[column]) for (const row of rows) writer.varint(row[column]!);
-    else for (const row of rows) writer.uvarint(row[column]!);
+    if (columnsSigned[column]) writer.varints(table.column(column));
+    else writer.uvarints(table.column(column));
   }
 }
 
