@@ -109,6 +109,24 @@ describe("normalizePprof on the shared corpus", { skip: corpus.skip }, () => {
     });
   }
 
+  it("outputs of one series keeping the same samples share their stack arrays", () => {
+    const out = run(load("pyroscope-go-cpu-labels.pb.gz"));
+    for (const o of out) {
+      const twin = out.find(
+        (x) =>
+          x !== o &&
+          x.seriesLabels.some(([n, v]) => n === "foo" && v === getLabel(o.seriesLabels, "foo")) &&
+          getLabel(x.seriesLabels, "function") === getLabel(o.seriesLabels, "function"),
+      );
+      assert.ok(twin);
+      // samples/count and nanoseconds are both non-zero on every sample of this profile
+      assert.equal(twin.stackOffsets, o.stackOffsets);
+      assert.equal(twin.stackLocations, o.stackLocations);
+      assert.equal(twin.spanIds, o.spanIds);
+      assert.notEqual(twin.values, o.values);
+    }
+  });
+
   it("splits pyroscope-go-cpu-labels by foo/function and keeps profile_id as a per-sample span_id", () => {
     const out = run(load("pyroscope-go-cpu-labels.pb.gz"));
     assert.equal(out.length, 6); // 3 label sets × 2 sample types
