@@ -12,7 +12,7 @@ import { createContextKey, createContextValues } from "@connectrpc/connect";
 import { type HttpHandler, readBody, sendError, sendText } from "./api/http-util.ts";
 import { createRouter, metricsHandler } from "./api/router.ts";
 import { startHttpServer } from "./api/server.ts";
-import { tenantOf } from "./api/tenant.ts";
+import { orgIdHeader, tenantFromHeader, tenantOf } from "./api/tenant.ts";
 import type { KilnConfig } from "./cli/config.ts";
 import { PusherService, PushResponseSchema } from "./gen/push/v1/push_pb.js";
 import type { IngestLimits } from "./ingest/normalize/limits.ts";
@@ -54,7 +54,8 @@ export function ingestLimitsOf(config: KilnConfig): IngestLimits {
   };
 }
 
-const tenantHeaderKey = createContextKey<string | undefined>(undefined, { description: "raw X-Scope-OrgID" });
+/** The raw X-Scope-OrgID header, handed from the HTTP layer to the Connect services. */
+const orgIdKey = createContextKey<string | undefined>(undefined, { description: "X-Scope-OrgID" });
 
 export async function startKiln(config: KilnConfig, logger: Logger): Promise<RunningKiln> {
   const dataDir = resolve(config.dataDir);
@@ -119,7 +120,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
   let ready = false;
   const shutdownController = new AbortController();
 
-  const store_ = async (receiver: string, tenant: string, profiles: NormalizedProfile[]) => {
+  const storeProfiles = async (receiver: string, tenant: string, profiles: NormalizedProfile[]) => {
     await writer.push(tenant, profiles);
     profilesIngested.inc({ receiver }, profiles.length);
   };
@@ -136,7 +137,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         limits,
         nowMs: Date.now(),
       });
-      await store_("ingest", tenant, profiles);
+      await storeProfiles("ingest", tenant, profiles);
       sendText(res, 200, "");
     } catch (err) {
       const reason = err instanceof KilnError ? err.reason : "internal";
@@ -154,10 +155,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     metrics,
     readMaxBytes: limits.maxBodyBytes,
     shutdownSignal: shutdownController.signal,
-    contextValues: (req) => {
-      const raw = req.headers["x-scope-orgid"];
-      return createContextValues().set(tenantHeaderKey, Array.isArray(raw) ? raw[0] : raw);
-    },
+    contextValues: (req) => createContextValues().set(orgIdKey, orgIdHeader(req)),
   });
   router
     .get("/ready", (_req, res) => {
@@ -170,11 +168,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     .connect((r) => {
       r.service(PusherService, {
         async push(request, context) {
-          const headers = { "x-scope-orgid": context.values.get(tenantHeaderKey) };
           try {
-            const tenant = tenantOf({ headers } as never, config.multitenancy);
+            const tenant = tenantFromHeader(context.values.get(orgIdKey), config.multitenancy);
             const profiles = profilesFromPushRequest(request, limits, Date.now());
-            await store_("push", tenant, profiles);
+            await storeProfiles("push", tenant, profiles);
           } catch (err) {
             rejected.inc({ receiver: "push", reason: err instanceof KilnError ? err.reason : "internal" });
             throw err;

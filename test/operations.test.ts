@@ -6,7 +6,14 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { connect } from "node:http2";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { encodePprof } from "../src/formats/pprof/encode.ts";
+import { PusherService, PushRequestSchema } from "../src/gen/push/v1/push_pb.js";
 import { getLabel } from "../src/model/labels.ts";
+import { makeCpuPprof } from "../src/testing/fixtures.ts";
 import { type InProcessKiln, startInProcess } from "./helpers/kiln.ts";
 import { readStored } from "./helpers/stored.ts";
 
@@ -96,5 +103,33 @@ describe("multi-tenancy", () => {
     assert.equal((await readStored(kiln.dataDir, { tenant: "anonymous" })).profiles, 0);
     for (const labels of [...a.series, ...b.series])
       assert.equal(getLabel(labels, "service_name"), "shared-app");
+  });
+
+  test("push.v1 over gRPC takes the tenant from X-Scope-OrgID too", async () => {
+    const client = createClient(PusherService, createGrpcTransport({ baseUrl: kiln.url }));
+    const request = create(PushRequestSchema, {
+      series: [
+        {
+          labels: [
+            { name: "__name__", value: "process_cpu" },
+            { name: "service_name", value: "grpc-app" },
+          ],
+          samples: [
+            {
+              rawProfile: gzipSync(encodePprof(makeCpuPprof({ timeNanos: BigInt(Date.now()) * 1_000_000n }))),
+            },
+          ],
+        },
+      ],
+    });
+    await assert.rejects(client.push(request), (err: unknown) => {
+      assert.ok(err instanceof ConnectError);
+      assert.equal(err.code, Code.Unauthenticated);
+      return true;
+    });
+    await client.push(request, { headers: { "X-Scope-OrgID": "team-c" } });
+    const c = await readStored(kiln.dataDir, { tenant: "team-c", service: "grpc-app" });
+    assert.equal(c.totals.get("process_cpu:cpu:nanoseconds:cpu:nanoseconds"), 60_000_000n);
+    assert.equal((await readStored(kiln.dataDir, { tenant: "team-a", service: "grpc-app" })).profiles, 0);
   });
 });

@@ -13,9 +13,18 @@ const tenantIdLengthMax = 150;
 const tenantIdPattern = /^[A-Za-z0-9!\-_.*'()]+$/;
 
 export function tenantOf(req: HttpRequest, multitenancy: boolean): string {
-  if (!multitenancy) return anonymousTenant;
+  return tenantFromHeader(orgIdHeader(req), multitenancy);
+}
+
+/** The raw `X-Scope-OrgID` value of a request (the first one if repeated). */
+export function orgIdHeader(req: HttpRequest): string | undefined {
   const raw = req.headers[tenantHeader];
-  const id = Array.isArray(raw) ? raw[0] : raw;
+  return Array.isArray(raw) ? raw[0] : raw;
+}
+
+/** Validates an `X-Scope-OrgID` value; see the module comment. */
+export function tenantFromHeader(id: string | undefined, multitenancy: boolean): string {
+  if (!multitenancy) return anonymousTenant;
   if (id === undefined || id === "") {
     throw new KilnError(
       "unauthenticated",
