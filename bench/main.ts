@@ -2,20 +2,29 @@
  * `npm run bench`: prints a table; `npm run bench -- --json` prints one JSON object.
  * Every figure is printed next to the baseline measured in the same run.
  */
+
+import { readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { testdataRoot } from "../src/testing/testdata.ts";
+import { cpuBreakdown } from "./cpu-breakdown.ts";
 import { runIngestBench } from "./ingest.ts";
 
 const json = process.argv.includes("--json");
 const durationArg = process.argv.find((a) => a.startsWith("--duration-ms="));
 const durationMs = durationArg ? Number(durationArg.slice("--duration-ms=".length)) : 15_000;
 
-const serverNodeArgs = process.argv.includes("--cpu-prof")
-  ? ["--cpu-prof", "--cpu-prof-dir=bench-profiles"]
-  : [];
+const clientsArg = process.argv.find((a) => a.startsWith("--clients="));
+// Agents push every 10–15 s each, so a server sees many concurrent pushes, each waiting up
+// to one flush window (500 ms) for its acknowledgement: throughput needs many clients.
+const clients = clientsArg ? Number(clientsArg.slice("--clients=".length)) : 256;
+const cpuProfileDir = "bench-profiles";
+const cpuProfile = process.argv.includes("--cpu-prof");
+if (cpuProfile) rmSync(cpuProfileDir, { recursive: true, force: true });
+const serverNodeArgs = cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : [];
 const ingest = await runIngestBench({
   testdataDir: testdataRoot,
   durationMs,
-  concurrency: 64,
+  concurrency: clients,
   port: 14040,
   serverNodeArgs,
 });
@@ -40,7 +49,7 @@ if (json) {
     [
       "ingest.profilesPerSec",
       fmt(result["ingest.profilesPerSec"]),
-      `${ingest.profilesSent} pprofs, 64 clients`,
+      `${ingest.profilesSent} pprofs, ${clients} clients`,
     ],
     [
       "ingest.mbPerSec (gzipped input)",
@@ -80,4 +89,23 @@ function round(x: number, digits = 0): number {
 
 function fmt(x: number, digits?: number): string {
   return digits === undefined ? String(x) : x.toFixed(digits);
+}
+
+if (cpuProfile && !json) {
+  // The server writes its profile on exit; the newest file is this run's.
+  const newest = readdirSync(cpuProfileDir)
+    .map((f) => join(cpuProfileDir, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (newest) {
+    const rows = cpuBreakdown(newest);
+    const busy = rows.filter((r) => r.stage !== "idle").reduce((a, r) => a + r.ms, 0);
+    console.log(`\nserver CPU by stage (main thread, ${newest}), per pprof:`);
+    for (const r of rows) {
+      if (r.stage === "idle") continue;
+      const perProfile = r.ms / ingest.profilesSent;
+      console.log(
+        `  ${r.stage.padEnd(34)} ${perProfile.toFixed(3).padStart(7)} ms  ${((100 * r.ms) / busy).toFixed(1).padStart(5)}%`,
+      );
+    }
+  }
 }
