@@ -130,7 +130,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       const tenant = tenantOf(req, config.multitenancy);
       const body = await readBody(req, { maxBytes: limits.maxBodyBytes });
       const url = new URL(req.url ?? "/", "http://localhost");
-      const { profiles } = parseIngestRequest({
+      const { profiles } = await parseIngestRequest({
         query: url.searchParams,
         contentType: req.headers["content-type"],
         body,
@@ -170,7 +170,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         async push(request, context) {
           try {
             const tenant = tenantFromHeader(context.values.get(orgIdKey), config.multitenancy);
-            const profiles = profilesFromPushRequest(request, limits, Date.now());
+            const profiles = await profilesFromPushRequest(request, limits, Date.now());
             await storeProfiles("push", tenant, profiles);
           } catch (err) {
             rejected.inc({ receiver: "push", reason: err instanceof KilnError ? err.reason : "internal" });

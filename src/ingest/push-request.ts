@@ -3,7 +3,7 @@
  * Connect/gRPC service in src/api calls it and hands the result to the segment writer.
  */
 
-import { decodePprof } from "../formats/pprof/decode.ts";
+import { decodePprofAsync } from "../formats/pprof/decode.ts";
 import type { PushRequest } from "../gen/push/v1/push_pb.js";
 import { KilnError } from "../model/errors.ts";
 import type { Label } from "../model/labels.ts";
@@ -11,11 +11,11 @@ import type { NormalizedProfile } from "../model/profile.ts";
 import type { IngestLimits } from "./normalize/limits.ts";
 import { normalizePprof } from "./normalize/normalize.ts";
 
-export function profilesFromPushRequest(
+export async function profilesFromPushRequest(
   request: PushRequest,
   limits: IngestLimits,
   nowMs: number,
-): NormalizedProfile[] {
+): Promise<NormalizedProfile[]> {
   const profiles: NormalizedProfile[] = [];
   let received = 0;
   for (const series of request.series) {
@@ -32,7 +32,7 @@ export function profilesFromPushRequest(
     for (const sample of series.samples) {
       if (sample.rawProfile.byteLength === 0) continue;
       received++;
-      const pprof = decodePprof(sample.rawProfile, {
+      const pprof = await decodePprofAsync(sample.rawProfile, {
         maxDecompressedBytes: limits.maxProfileSizeBytes,
         invalidUtf8: "reject",
       });

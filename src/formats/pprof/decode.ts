@@ -17,7 +17,7 @@
  */
 import type { Pprof } from "../../model/pprof.ts";
 import { IdIndex, type IdKey } from "./id-index.ts";
-import { inflateProfile } from "./inflate.ts";
+import { inflateProfile, inflateProfileAsync } from "./inflate.ts";
 import { scratchF64, scratchU32, trimScratch } from "./scratch.ts";
 import { StringDecoder } from "./string-table.ts";
 import { malformedAt, WireReader, WireType } from "./wire-reader.ts";
@@ -33,7 +33,15 @@ export interface DecodePprofOptions {
 }
 
 export function decodePprof(bytes: Uint8Array, opts: DecodePprofOptions): Pprof {
-  const raw = inflateProfile(bytes, opts.maxDecompressedBytes);
+  return decodeInflated(inflateProfile(bytes, opts.maxDecompressedBytes), opts);
+}
+
+/** `decodePprof` with the gunzip off the event loop (libuv's thread pool); the parse stays here. */
+export async function decodePprofAsync(bytes: Uint8Array, opts: DecodePprofOptions): Promise<Pprof> {
+  return decodeInflated(await inflateProfileAsync(bytes, opts.maxDecompressedBytes), opts);
+}
+
+function decodeInflated(raw: Uint8Array, opts: DecodePprofOptions): Pprof {
   try {
     return decodePprofMessage(raw, opts.invalidUtf8 === "reject");
   } finally {

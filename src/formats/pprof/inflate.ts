@@ -5,7 +5,8 @@
  * as soon as its output would exceed the cap (`maxOutputLength`), so a gzip bomb costs at most
  * the cap in memory, never its full expansion.
  */
-import { constants, gunzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { constants, gunzip, gunzipSync } from "node:zlib";
 import { KilnError } from "../../model/errors.ts";
 
 export function isGzip(bytes: Uint8Array): boolean {
@@ -35,23 +36,53 @@ export function inflateProfile(bytes: Uint8Array, maxDecompressedBytes: number):
   try {
     // maxOutputLength must be >= 1; a cap of 0 means nothing may be accepted at all.
     const out = gunzipSync(bytes, { maxOutputLength: Math.max(1, maxDecompressedBytes) });
-    if (out.length > maxDecompressedBytes) {
-      throw profileTooLarge(`decompressed profile of ${out.length} bytes`, maxDecompressedBytes);
-    }
-    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    return checkedOutput(out, maxDecompressedBytes);
   } catch (err) {
-    if (err instanceof KilnError) throw err;
+    throw inflateError(err, maxDecompressedBytes);
+  }
+}
+
+const gunzipAsync = promisify(gunzip);
+
+/**
+ * `inflateProfile` with the gunzip on libuv's thread pool, so the event loop keeps serving
+ * other requests while a large profile decompresses. Same bounds, same errors.
+ */
+export async function inflateProfileAsync(
+  bytes: Uint8Array,
+  maxDecompressedBytes: number,
+): Promise<Uint8Array> {
+  if (!isGzip(bytes)) return inflateProfile(bytes, maxDecompressedBytes);
+  try {
+    const out = await gunzipAsync(bytes, { maxOutputLength: Math.max(1, maxDecompressedBytes) });
+    return checkedOutput(out, maxDecompressedBytes);
+  } catch (err) {
+    throw inflateError(err, maxDecompressedBytes);
+  }
+}
+
+function checkedOutput(out: Buffer, maxDecompressedBytes: number): Uint8Array {
+  if (out.length > maxDecompressedBytes) {
+    throw profileTooLarge(`decompressed profile of ${out.length} bytes`, maxDecompressedBytes);
+  }
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+}
+
+/** The KilnError for a failed gunzip: over the cap, or a corrupt or truncated stream. */
+function inflateError(err: unknown, maxDecompressedBytes: number): KilnError {
+  if (err instanceof KilnError) return err;
+  {
     const code = (err as { code?: unknown }).code;
     if (
       code === "ERR_BUFFER_TOO_LARGE" ||
       (err instanceof RangeError && /maxOutputLength|too large/i.test(err.message))
     ) {
-      throw profileTooLarge("decompressed profile", maxDecompressedBytes);
+      return profileTooLarge("decompressed profile", maxDecompressedBytes);
     }
     const detail = err instanceof Error ? err.message : String(err);
     const errno = (err as { errno?: unknown }).errno;
     const hint = errno === constants.Z_BUF_ERROR ? " (truncated gzip stream)" : "";
-    throw new KilnError("invalid_argument", "malformed_pprof", `invalid gzip data${hint}: ${detail}`, {
+    return new KilnError("invalid_argument", "malformed_pprof", `invalid gzip data${hint}: ${detail}`, {
       cause: err,
     });
   }

@@ -20,18 +20,31 @@ const nowMs = Date.UTC(2026, 7, 1);
 const text = (s: string) => new TextEncoder().encode(s);
 const pprofCorpus = testdata("pprof");
 
-function ingest(
+async function ingest(
   query: string,
   body: Uint8Array,
   contentType?: string,
   extra: Partial<IngestHttpRequest> = {},
 ) {
-  return parseIngestRequest({ query: new URLSearchParams(query), contentType, body, limits, nowMs, ...extra })
-    .profiles;
+  return (
+    await parseIngestRequest({
+      query: new URLSearchParams(query),
+      contentType,
+      body,
+      limits,
+      nowMs,
+      ...extra,
+    })
+  ).profiles;
 }
 
-function assertStatus(fn: () => unknown, status: number, message: RegExp, code?: string): void {
-  assert.throws(fn, (err: unknown) => {
+async function assertStatus(
+  fn: () => Promise<unknown>,
+  status: number,
+  message: RegExp,
+  code?: string,
+): Promise<void> {
+  await assert.rejects(fn, (err: unknown) => {
     assert.ok(err instanceof IngestHttpError, `want IngestHttpError, got ${String(err)}`);
     assert.equal(err.status, status, err.message);
     assert.match(err.message, message);
@@ -67,7 +80,7 @@ function goMultipart(boundary: string, parts: ReadonlyArray<readonly [string, st
 }
 
 describe("selectIngestFormat (§2.3 order)", () => {
-  it("picks the first matching rule", () => {
+  it("picks the first matching rule", async () => {
     assert.equal(selectIngestFormat("pprof", "binary/octet-stream+trie"), "trie");
     assert.equal(selectIngestFormat(null, "binary/octet-stream+tree"), "tree");
     assert.equal(selectIngestFormat("pprof", "multipart/form-data; boundary=x"), "pprof");
@@ -78,10 +91,10 @@ describe("selectIngestFormat (§2.3 order)", () => {
 });
 
 describe("parseIngestRequest: real client shapes", () => {
-  it("raw gzipped pprof with format=pprof (@pyroscope/nodejs)", { skip: pprofCorpus.skip }, () => {
+  it("raw gzipped pprof with format=pprof (@pyroscope/nodejs)", { skip: pprofCorpus.skip }, async () => {
     const body = readFileSync(testdataFile("pprof/pyroscope-nodejs-wall.pb.gz"));
     const from = Math.floor(nowMs / 1000) - 10;
-    const profiles = ingest(
+    const profiles = await ingest(
       `name=demo-app{region=eu}&spyName=nodespy&from=${from}&until=${from + 10}&format=pprof`,
       body,
       "application/octet-stream",
@@ -115,7 +128,7 @@ describe("parseIngestRequest: real client shapes", () => {
 
   it("multipart without format, as the Go SDK sends it, with sample_type_config and ns times", {
     skip: pprofCorpus.skip,
-  }, () => {
+  }, async () => {
     const pprof = readFileSync(testdataFile("pprof/pyroscope-go-cpu-labels.pb.gz"));
     const config = text('{"samples":{"units":"samples","display-name":"cpu","sampled":true}}');
     const { body, contentType } = goMultipart(
@@ -125,7 +138,7 @@ describe("parseIngestRequest: real client shapes", () => {
         ["sample_type_config", "sample_type_config.json", config],
       ],
     );
-    const profiles = ingest(
+    const profiles = await ingest(
       "name=go-app.cpu{env=prod,__session_id__=abc,__secret__=x}&from=1654798932062349000&until=1654798942062349000&spyName=gospy",
       body,
       contentType,
@@ -152,9 +165,9 @@ describe("parseIngestRequest: real client shapes", () => {
     );
   });
 
-  it("folded by default: suffix → profile type, sampleRate → nanoseconds, from in ms", () => {
+  it("folded by default: suffix → profile type, sampleRate → nanoseconds, from in ms", async () => {
     const from = nowMs - 5_000;
-    const profiles = ingest(
+    const profiles = await ingest(
       `name=shop.api.cpu{env=staging}&from=${from}&sampleRate=100&spyName=perf`,
       text("main;a 3\nmain;b 2\nmain;a 1\n"),
       "text/plain",
@@ -173,25 +186,30 @@ describe("parseIngestRequest: real client shapes", () => {
     );
   });
 
-  it("folded with a service_name tag moves the app name to app_name", () => {
-    const [p] = ingest("name=legacy.alloc_space{service_name=svc}", text("a;b 10\n"));
+  it("folded with a service_name tag moves the app name to app_name", async () => {
+    const [p] = await ingest("name=legacy.alloc_space{service_name=svc}", text("a;b 10\n"));
     assert.equal(getLabel(p!.seriesLabels, "service_name"), "svc");
     assert.equal(getLabel(p!.seriesLabels, "app_name"), "legacy");
     assert.equal(profileTypeId(p!.profileType), "memory:alloc_space:bytes::");
     assert.equal(getLabel(p!.seriesLabels, "pyroscope_spy"), "unknown");
   });
 
-  it("lines format counts identical lines; ns `from` keeps its precision", () => {
+  it("lines format counts identical lines; ns `from` keeps its precision", async () => {
     const fromNanos = BigInt(nowMs) * 1_000_000n + 123_456n;
-    const profiles = ingest(`name=app.goroutines&format=lines&from=${fromNanos}`, text("a;b\na;b\na;c\n\n"));
+    const profiles = await ingest(
+      `name=app.goroutines&format=lines&from=${fromNanos}`,
+      text("a;b\na;b\na;c\n\n"),
+    );
     assert.equal(profiles.length, 1);
     assert.equal(profiles[0]!.timeNanos, fromNanos);
     assert.deepEqual(totalsByType(profiles), new Map([["goroutine:goroutines:count::", 3]]));
   });
 
-  it("pyspy/rbspy function names are rewritten with their file name", { skip: pprofCorpus.skip }, () => {
+  it("pyspy/rbspy function names are rewritten with their file name", {
+    skip: pprofCorpus.skip,
+  }, async () => {
     const body = readFileSync(testdataFile("pprof/pyroscope-python-pyspy.pb"));
-    const [p] = ingest("name=py&format=pprof&spyName=rbspy", body);
+    const [p] = await ingest("name=py&format=pprof&spyName=rbspy", body);
     const names = p!.symbols.strings;
     assert.ok(
       names.some((s) => / /.test(s) && /\.py /.test(s)),
@@ -199,57 +217,67 @@ describe("parseIngestRequest: real client shapes", () => {
     );
   });
 
-  it("accepts empty bodies and multipart without a profile part, storing nothing", () => {
-    assert.deepEqual(ingest("name=a&format=pprof", new Uint8Array(0)), []);
-    assert.deepEqual(ingest("name=a", new Uint8Array(0)), []);
+  it("accepts empty bodies and multipart without a profile part, storing nothing", async () => {
+    assert.deepEqual(await ingest("name=a&format=pprof", new Uint8Array(0)), []);
+    assert.deepEqual(await ingest("name=a", new Uint8Array(0)), []);
     const { body, contentType } = goMultipart("b", [["other", "x", text("1")]]);
-    assert.deepEqual(ingest("name=a", body, contentType), []);
+    assert.deepEqual(await ingest("name=a", body, contentType), []);
     // Legacy exemplar upload with profile_id: dropped silently.
-    assert.deepEqual(ingest("name=a.cpu{profile_id=123}", text("a 1\n")), []);
+    assert.deepEqual(await ingest("name=a.cpu{profile_id=123}", text("a 1\n")), []);
   });
 });
 
 describe("parseIngestRequest: errors (§2.7)", () => {
-  it("unparsable name → 400", () => {
-    assertStatus(
+  it("unparsable name → 400", async () => {
+    await assertStatus(
       () => ingest("name=bad%20name", text("a 1")),
       400,
       /^name: invalid service name/,
       "invalid_argument",
     );
-    assertStatus(() => ingest("", text("a 1")), 400, /service name is required/);
+    await assertStatus(() => ingest("", text("a 1")), 400, /service name is required/);
   });
 
-  it("unknown suffix on text formats → 400; the parse runs first", () => {
-    assertStatus(
+  it("unknown suffix on text formats → 400; the parse runs first", async () => {
+    await assertStatus(
       () => ingest("name=my.app", text("a 1\n")),
       400,
       /^unknown profile type: app$/,
       "invalid_argument",
     );
-    assertStatus(() => ingest("name=my.app", text("a x y\n")), 422, /not a non-negative integer/, "unknown");
+    await assertStatus(
+      () => ingest("name=my.app", text("a x y\n")),
+      422,
+      /not a non-negative integer/,
+      "unknown",
+    );
   });
 
-  it("bad folded count → 422", () => {
-    assertStatus(() => ingest("name=app", text("# comment line\na 1\n")), 422, /folded line 1/, "unknown");
+  it("bad folded count → 422", async () => {
+    await assertStatus(
+      () => ingest("name=app", text("# comment line\na 1\n")),
+      422,
+      /folded line 1/,
+      "unknown",
+    );
   });
 
-  it("format=pprof with a multipart body → 422 (fed whole to the pprof decoder)", () => {
+  it("format=pprof with a multipart body → 422 (fed whole to the pprof decoder)", async () => {
     const { body, contentType } = goMultipart("zz", [["profile", "profile.pprof", text("x")]]);
-    assertStatus(() => ingest("name=a&format=pprof", body, contentType), 422, /./, "unknown");
+    await assertStatus(() => ingest("name=a&format=pprof", body, contentType), 422, /./, "unknown");
   });
 
-  it("prev_profile, malformed multipart and bad sample_type_config → 422", () => {
+  it("prev_profile, malformed multipart and bad sample_type_config → 422", async () => {
     const withPrev = goMultipart("b1", [
       ["profile", "profile.pprof", text("x")],
       ["prev_profile", "profile.pprof", text("y")],
     ]);
-    assertStatus(
+    await assertStatus(
       () => ingest("name=a", withPrev.body, withPrev.contentType),
       422,
       /unsupported client version/,
     );
-    assertStatus(
+    await assertStatus(
       () => ingest("name=a", text("--b2\r\nno end"), "multipart/form-data; boundary=b2"),
       422,
       /multipart/,
@@ -258,14 +286,18 @@ describe("parseIngestRequest: errors (§2.7)", () => {
       ["profile", "profile.pprof", text("x")],
       ["sample_type_config", "c.json", text("{not json")],
     ]);
-    assertStatus(() => ingest("name=a", badConfig.body, badConfig.contentType), 422, /sample_type_config/);
+    await assertStatus(
+      () => ingest("name=a", badConfig.body, badConfig.contentType),
+      422,
+      /sample_type_config/,
+    );
   });
 
-  it("garbage pprof → 422; pprof validation failure → 422", { skip: pprofCorpus.skip }, () => {
-    assertStatus(() => ingest("name=a&format=pprof", text("not a pprof at all")), 422, /./, "unknown");
+  it("garbage pprof → 422; pprof validation failure → 422", { skip: pprofCorpus.skip }, async () => {
+    await assertStatus(() => ingest("name=a&format=pprof", text("not a pprof at all")), 422, /./, "unknown");
     const body = readFileSync(testdataFile("pprof/pyroscope-nodejs-wall.pb.gz"));
     // Default window (1h): a 2022 profile is too old.
-    assertStatus(
+    await assertStatus(
       () => ingest("name=a&format=pprof", body, undefined, { limits: defaultIngestLimits }),
       422,
       /./,
@@ -273,31 +305,35 @@ describe("parseIngestRequest: errors (§2.7)", () => {
     );
   });
 
-  it("text-path limits keep their code's status", () => {
+  it("text-path limits keep their code's status", async () => {
     const tight = { ...limits, maxProfileSamples: 1 };
-    assertStatus(
+    await assertStatus(
       () => ingest("name=a", text("a 1\nb 1\n"), undefined, { limits: tight }),
       400,
       /max_profile_samples/,
     );
   });
 
-  it("body over max_body_bytes → 413", () => {
-    assertStatus(
+  it("body over max_body_bytes → 413", async () => {
+    await assertStatus(
       () => ingest("name=a", text("a 1\n"), undefined, { limits: { ...limits, maxBodyBytes: 2 } }),
       413,
       /^request body too large/,
     );
   });
 
-  it("formats not implemented yet → 422 with a clear message", () => {
-    assertStatus(() => ingest("name=a&format=jfr", text("x")), 422, /^format jfr is not supported yet$/);
-    assertStatus(
+  it("formats not implemented yet → 422 with a clear message", async () => {
+    await assertStatus(
+      () => ingest("name=a&format=jfr", text("x")),
+      422,
+      /^format jfr is not supported yet$/,
+    );
+    await assertStatus(
       () => ingest("name=a&format=speedscope", text("{}")),
       422,
       /speedscope is not supported yet/,
     );
-    assertStatus(
+    await assertStatus(
       () => ingest("name=a", text("x"), "binary/octet-stream+trie"),
       422,
       /trie is not supported yet/,

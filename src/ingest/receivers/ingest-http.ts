@@ -17,7 +17,7 @@
  */
 
 import { parseMultipart } from "../../formats/multipart/multipart.ts";
-import { decodePprof } from "../../formats/pprof/decode.ts";
+import { decodePprofAsync } from "../../formats/pprof/decode.ts";
 import { parseFolded } from "../../formats/text/folded.ts";
 import { parseLines } from "../../formats/text/lines.ts";
 import { parseAppName } from "../../formats/text/name.ts";
@@ -100,7 +100,7 @@ interface RequestMeta {
   spyName: string;
 }
 
-export function parseIngestRequest(req: IngestHttpRequest): IngestResult {
+export async function parseIngestRequest(req: IngestHttpRequest): Promise<IngestResult> {
   const { query, limits } = req;
   const meta = parseMeta(query, req.nowMs);
   if (limits.maxBodyBytes > 0 && req.body.length > limits.maxBodyBytes) {
@@ -117,9 +117,9 @@ export function parseIngestRequest(req: IngestHttpRequest): IngestResult {
     case "lines":
       return { profiles: ingestText(format, req, meta) };
     case "pprof":
-      return { profiles: ingestPprof(req.body, undefined, req, meta) };
+      return { profiles: await ingestPprof(req.body, undefined, req, meta) };
     case "multipart":
-      return { profiles: ingestMultipart(req, meta) };
+      return { profiles: await ingestMultipart(req, meta) };
     case "trie":
     case "tree":
     case "jfr":
@@ -209,7 +209,7 @@ function ingestText(
   }
 }
 
-function ingestMultipart(req: IngestHttpRequest, meta: RequestMeta): NormalizedProfile[] {
+async function ingestMultipart(req: IngestHttpRequest, meta: RequestMeta): Promise<NormalizedProfile[]> {
   let files: Map<string, Uint8Array>;
   try {
     files = parseMultipart(req.body, req.contentType ?? "", {
@@ -234,15 +234,15 @@ function ingestMultipart(req: IngestHttpRequest, meta: RequestMeta): NormalizedP
   return ingestPprof(profile, config, req, meta);
 }
 
-function ingestPprof(
+async function ingestPprof(
   bytes: Uint8Array,
   sampleTypeConfig: Record<string, SampleTypeConfig> | undefined,
   req: IngestHttpRequest,
   meta: RequestMeta,
-): NormalizedProfile[] {
+): Promise<NormalizedProfile[]> {
   if (bytes.length === 0) return [];
   try {
-    const pprof = decodePprof(bytes, {
+    const pprof = await decodePprofAsync(bytes, {
       maxDecompressedBytes: req.limits.maxProfileSizeBytes,
       // Pyroscope refuses strings that are not UTF-8 (422 here, 400 on Push): match it.
       invalidUtf8: "reject",
