@@ -21,15 +21,29 @@ interface CpuProfile {
 const stages: [stage: string, match: (fn: string, url: string) => boolean][] = [
   ["gc", (fn) => fn === "(garbage collector)"],
   ["idle", (fn) => fn === "(idle)"],
-  ["decode (gunzip + pprof parse)", (fn, url) => fn === "decodePprof" && url.endsWith("pprof/decode.ts")],
+  [
+    "decode (pprof parse; gunzip runs on libuv threads, outside these profiles)",
+    (fn, url) => /^decode(Pprof|PprofAsync|Inflated)$/.test(fn) && url.endsWith("pprof/decode.ts"),
+  ],
   ["normalize", (fn) => fn === "normalizePprof"],
   ["append (symbols, stack tree)", (fn, url) => fn === "append" && url.endsWith("block/dataset-builder.ts")],
   ["encode block (incl. zstd)", (fn) => fn === "encodeBlock" || fn === "encodeBlockAsync"],
   ["object store + metastore", (_fn, url) => /objstore\/|metastore\//.test(url)],
-  ["body read, HTTP, routing, other", () => false],
+  ["body read, HTTP, routing, worker messages, other", () => false],
 ];
 
-export function cpuBreakdown(path: string): { stage: string; ms: number }[] {
+/** Sums the breakdown of several profiles (one per thread of the server). */
+export function cpuBreakdown(paths: readonly string[]): { stage: string; ms: number }[] {
+  const totals = new Float64Array(stages.length);
+  for (const path of paths) {
+    cpuBreakdownOf(path).forEach((row, i) => {
+      totals[i]! += row.ms;
+    });
+  }
+  return stages.map(([stage], i) => ({ stage, ms: totals[i]! }));
+}
+
+function cpuBreakdownOf(path: string): { stage: string; ms: number }[] {
   const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();

@@ -37,6 +37,9 @@ export interface IngestBenchResult {
   inputBytesPerProfile: number;
   profilesSent: number;
   serverCpuMs: number;
+  /** CPU of this process (the load generator) during the run: it shares the machine's cores. */
+  clientCpuMs: number;
+  elapsedMs: number;
 }
 
 const repoRoot = resolve(import.meta.dirname, "..");
@@ -155,6 +158,7 @@ export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBe
     await waitReady(url, 20_000);
     const pid = server.pid!;
     const cpuBefore = cpuMsOfPid(pid);
+    const clientCpuBefore = process.cpuUsage();
     const latencies: number[] = [];
     let sent = 0;
     let inputBytes = 0;
@@ -185,6 +189,7 @@ export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBe
     await Promise.all(Array.from({ length: opts.concurrency }, (_, w) => worker(w)));
     const elapsedS = (performance.now() - t0) / 1000;
     const serverCpuMs = cpuMsOfPid(pid) - cpuBefore;
+    const clientCpu = process.cpuUsage(clientCpuBefore);
 
     const storedBytes = await storedBlockBytes(dataDir);
     latencies.sort((a, b) => a - b);
@@ -201,6 +206,8 @@ export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBe
       inputBytesPerProfile: inputBytes / sent,
       profilesSent: sent,
       serverCpuMs,
+      clientCpuMs: (clientCpu.user + clientCpu.system) / 1000,
+      elapsedMs: elapsedS * 1000,
     };
   } finally {
     server.kill("SIGTERM");

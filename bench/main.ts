@@ -3,7 +3,7 @@
  * Every figure is printed next to the baseline measured in the same run.
  */
 
-import { readdirSync, rmSync, statSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { testdataRoot } from "../src/testing/testdata.ts";
 import { cpuBreakdown } from "./cpu-breakdown.ts";
@@ -77,6 +77,11 @@ if (json) {
       `input: ${fmt(result["storage.inputBytesPerProfile"])} bytes/pprof gzipped`,
     ],
   ];
+  rows.push([
+    "cores used (server / load generator)",
+    `${fmt(ingest.serverCpuMs / ingest.elapsedMs, 2)} / ${fmt(ingest.clientCpuMs / ingest.elapsedMs, 2)}`,
+    "the load generator runs on the same machine",
+  ]);
   const w = Math.max(...rows.map((r) => r[0].length));
   const v = Math.max(...rows.map((r) => r[1].length));
   for (const [k, val, base] of rows) console.log(`${k.padEnd(w)}  ${val.padStart(v)}  ${base}`);
@@ -92,19 +97,18 @@ function fmt(x: number, digits?: number): string {
 }
 
 if (cpuProfile && !json) {
-  // The server writes its profile on exit; the newest file is this run's.
-  const newest = readdirSync(cpuProfileDir)
-    .map((f) => join(cpuProfileDir, f))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  if (newest) {
-    const rows = cpuBreakdown(newest);
+  // The server writes one profile per thread (main and ingest workers) on exit.
+  const files = readdirSync(cpuProfileDir).map((f) => join(cpuProfileDir, f));
+  if (files.length > 0) {
+    const rows = cpuBreakdown(files);
+    const newest = `${files.length} thread profiles in ${cpuProfileDir}/`;
     const busy = rows.filter((r) => r.stage !== "idle").reduce((a, r) => a + r.ms, 0);
-    console.log(`\nserver CPU by stage (main thread, ${newest}), per pprof:`);
+    console.log(`\nserver CPU by stage (all threads, ${newest}), per pprof:`);
     for (const r of rows) {
       if (r.stage === "idle") continue;
       const perProfile = r.ms / ingest.profilesSent;
       console.log(
-        `  ${r.stage.padEnd(34)} ${perProfile.toFixed(3).padStart(7)} ms  ${((100 * r.ms) / busy).toFixed(1).padStart(5)}%`,
+        `  ${r.stage.padEnd(50)} ${perProfile.toFixed(3).padStart(7)} ms  ${((100 * r.ms) / busy).toFixed(1).padStart(5)}%`,
       );
     }
   }

@@ -6,7 +6,7 @@
  * `<dataDir>/metastore.sqlite` (SQLite metastore, WAL).
  */
 import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { createContextKey, createContextValues } from "@connectrpc/connect";
 import { type HttpHandler, readBody, sendError, sendText } from "./api/http-util.ts";
@@ -15,15 +15,13 @@ import { startHttpServer } from "./api/server.ts";
 import { orgIdHeader, tenantFromHeader, tenantOf } from "./api/tenant.ts";
 import type { KilnConfig } from "./cli/config.ts";
 import { PusherService, PushResponseSchema } from "./gen/push/v1/push_pb.js";
+import { IngestPool } from "./ingest/ingest-pool.ts";
 import type { IngestLimits } from "./ingest/normalize/limits.ts";
 import { defaultIngestLimits } from "./ingest/normalize/limits.ts";
-import { profilesFromPushRequest } from "./ingest/push-request.ts";
-import { IngestHttpError, parseIngestRequest } from "./ingest/receivers/ingest-http.ts";
-import { SegmentWriter } from "./ingest/segment-writer.ts";
+import { IngestHttpError } from "./ingest/receivers/ingest-http.ts";
 import { SqliteMetastore } from "./metastore/sqlite.ts";
 import { KilnError } from "./model/errors.ts";
-import type { NormalizedProfile } from "./model/profile.ts";
-import { FsObjectStore } from "./objstore/fs-store.ts";
+import { getLabel, LabelName } from "./model/labels.ts";
 import type { Logger } from "./observability/log.ts";
 import { createRegistry, DURATION_BUCKETS_SECONDS, registerProcessMetrics } from "./observability/metrics.ts";
 
@@ -60,8 +58,9 @@ const orgIdKey = createContextKey<string | undefined>(undefined, { description: 
 export async function startKiln(config: KilnConfig, logger: Logger): Promise<RunningKiln> {
   const dataDir = resolve(config.dataDir);
   await mkdir(dataDir, { recursive: true });
-  const store = await FsObjectStore.open(join(dataDir, "objects"));
-  const metastore = await SqliteMetastore.open(dataDir);
+  // Opening the metastore once here applies its migrations before the ingest workers, which
+  // each open their own connection, start.
+  await (await SqliteMetastore.open(dataDir)).close();
   const limits = ingestLimitsOf(config);
 
   const metrics = createRegistry();
@@ -93,18 +92,20 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     help: "Bytes of block objects written by the segment writer.",
   });
 
-  const writer = new SegmentWriter({
-    store,
-    metastore,
+  const pool = await IngestPool.start({
+    workers: config.ingestWorkers,
+    dataDir,
+    limits,
     flushIntervalMs: config.flushIntervalMs,
     segmentBytesMax: config.segmentBytesMax,
+    logger,
     onFlush(r) {
       const outcome = r.ok ? "success" : "failure";
       flushes.inc({ outcome });
       flushDuration.observe({ outcome }, r.durationMs / 1000);
       if (r.ok) {
         flushBytes.inc(undefined, r.sizeBytes);
-        logger.debug("segment flushed", { ...r, error: undefined });
+        logger.debug("segment flushed", { ...r });
       } else {
         logger.error("segment flush failed", { blockId: r.blockId, pushes: r.pushes, err: r.error });
       }
@@ -114,30 +115,28 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
   metrics.gauge({
     name: "kiln_segment_open_profiles",
     help: "Profiles in the open segment, waiting for its flush (their pushes wait too).",
-    collect: () => writer.pendingProfiles,
+    collect: () => pool.pendingProfiles,
   });
 
   let ready = false;
   const shutdownController = new AbortController();
-
-  const storeProfiles = async (receiver: string, tenant: string, profiles: NormalizedProfile[]) => {
-    await writer.push(tenant, profiles);
-    profilesIngested.inc({ receiver }, profiles.length);
-  };
 
   const ingestHandler: HttpHandler = async (req, res) => {
     try {
       const tenant = tenantOf(req, config.multitenancy);
       const body = await readBody(req, { maxBytes: limits.maxBodyBytes });
       const url = new URL(req.url ?? "/", "http://localhost");
-      const { profiles } = await parseIngestRequest({
-        query: url.searchParams,
+      const job = {
+        kind: "http" as const,
+        tenant,
+        query: url.search.slice(1),
         contentType: req.headers["content-type"],
         body,
-        limits,
         nowMs: Date.now(),
-      });
-      await storeProfiles("ingest", tenant, profiles);
+      };
+      // Route by the app name (before any `{labels}`): one service, one worker.
+      const serviceKey = (url.searchParams.get("name") ?? "").split("{", 1)[0]!;
+      profilesIngested.inc({ receiver: "ingest" }, await pool.ingest(job, serviceKey));
       sendText(res, 200, "");
     } catch (err) {
       const reason = err instanceof KilnError ? err.reason : "internal";
@@ -170,8 +169,14 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
         async push(request, context) {
           try {
             const tenant = tenantFromHeader(context.values.get(orgIdKey), config.multitenancy);
-            const profiles = await profilesFromPushRequest(request, limits, Date.now());
-            await storeProfiles("push", tenant, profiles);
+            const series = request.series.map((s) => ({
+              labels: s.labels.map((l) => ({ name: l.name, value: l.value })),
+              samples: s.samples.map((sample) => ({ rawProfile: sample.rawProfile })),
+            }));
+            const first = series[0]?.labels.map((l) => [l.name, l.value] as const) ?? [];
+            const serviceKey = getLabel(first, LabelName.serviceName) ?? "";
+            const stored = await pool.ingest({ kind: "push", tenant, series, nowMs: Date.now() }, serviceKey);
+            profilesIngested.inc({ receiver: "push" }, stored);
           } catch (err) {
             rejected.inc({ receiver: "push", reason: err instanceof KilnError ? err.reason : "internal" });
             throw err;
@@ -199,12 +204,10 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       logger.info("shutting down", { reason });
       ready = false;
       await server.stopAccepting();
-      // Flushes the open segment: every push accepted so far is answered before we exit.
-      await writer.close();
+      // Flushes the open segments: every push accepted so far is answered before we exit.
+      await pool.close();
       shutdownController.abort();
       await server.close();
-      await metastore.close();
-      await store.close();
       logger.info("shutdown complete");
     })();
     return shutdownPromise;

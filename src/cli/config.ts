@@ -13,6 +13,7 @@
  */
 
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { isLogLevel, type LogLevel } from "../observability/log.ts";
 
 export interface KilnConfig {
@@ -23,6 +24,7 @@ export interface KilnConfig {
   multitenancy: boolean;
   flushIntervalMs: number;
   segmentBytesMax: number;
+  ingestWorkers: number;
   readyTimeoutMs: number;
   shutdownTimeoutMs: number;
   headersTimeoutMs: number;
@@ -66,6 +68,13 @@ const OPTION_TABLE = {
     type: "boolean",
     default: false,
     help: 'Take the tenant from the X-Scope-OrgID header; when off every request is tenant "anonymous".',
+  },
+  ingestWorkers: {
+    type: "integer",
+    default: Math.max(1, availableParallelism()),
+    min: 1,
+    max: 256,
+    help: "Ingest worker threads (decode, normalize, store); each writes its own segment per flush window. Default: one per core.",
   },
   flushIntervalMs: {
     type: "integer",

@@ -4,15 +4,25 @@
  */
 
 import { decodePprofAsync } from "../formats/pprof/decode.ts";
-import type { PushRequest } from "../gen/push/v1/push_pb.js";
 import { KilnError } from "../model/errors.ts";
 import type { Label } from "../model/labels.ts";
 import type { NormalizedProfile } from "../model/profile.ts";
 import type { IngestLimits } from "./normalize/limits.ts";
 import { normalizePprof } from "./normalize/normalize.ts";
 
+/**
+ * The parts of a push.v1 PushRequest that ingest reads. The generated `PushRequest` has this
+ * shape; ingest workers receive the same data as a plain object across a thread boundary.
+ */
+export interface PushInput {
+  series: readonly {
+    labels: readonly { name: string; value: string }[];
+    samples: readonly { rawProfile: Uint8Array }[];
+  }[];
+}
+
 export async function profilesFromPushRequest(
-  request: PushRequest,
+  request: PushInput,
   limits: IngestLimits,
   nowMs: number,
 ): Promise<NormalizedProfile[]> {
