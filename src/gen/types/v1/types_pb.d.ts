@@ -5,7 +5,7 @@
 // @generated from file types/v1/types.proto (package types.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
@@ -333,4 +333,254 @@ export declare type GetProfileStatsResponse = Message<"types.v1.GetProfileStatsR
  * Use `create(GetProfileStatsResponseSchema)` to create a new message.
  */
 export declare const GetProfileStatsResponseSchema: GenMessage<GetProfileStatsResponse>;
+
+/**
+ * Metadata of a stored block, as reported by block-listing APIs.
+ *
+ * @generated from message types.v1.BlockInfo
+ */
+export declare type BlockInfo = Message<"types.v1.BlockInfo"> & {
+  /**
+   * @generated from field: string ulid = 1;
+   */
+  ulid: string;
+
+  /**
+   * Milliseconds since the Unix epoch.
+   *
+   * @generated from field: int64 min_time = 2;
+   */
+  minTime: bigint;
+
+  /**
+   * Milliseconds since the Unix epoch.
+   *
+   * @generated from field: int64 max_time = 3;
+   */
+  maxTime: bigint;
+
+  /**
+   * @generated from field: types.v1.BlockCompaction compaction = 4;
+   */
+  compaction?: BlockCompaction | undefined;
+
+  /**
+   * @generated from field: repeated types.v1.LabelPair labels = 5;
+   */
+  labels: LabelPair[];
+};
+
+/**
+ * Describes the message types.v1.BlockInfo.
+ * Use `create(BlockInfoSchema)` to create a new message.
+ */
+export declare const BlockInfoSchema: GenMessage<BlockInfo>;
+
+/**
+ * @generated from message types.v1.BlockCompaction
+ */
+export declare type BlockCompaction = Message<"types.v1.BlockCompaction"> & {
+  /**
+   * @generated from field: int32 level = 1;
+   */
+  level: number;
+
+  /**
+   * @generated from field: repeated string sources = 2;
+   */
+  sources: string[];
+
+  /**
+   * @generated from field: repeated string parents = 3;
+   */
+  parents: string[];
+};
+
+/**
+ * Describes the message types.v1.BlockCompaction.
+ * Use `create(BlockCompactionSchema)` to create a new message.
+ */
+export declare const BlockCompactionSchema: GenMessage<BlockCompaction>;
+
+/**
+ * Filters stack traces by their locations.
+ *
+ * @generated from message types.v1.StackTraceSelector
+ */
+export declare type StackTraceSelector = Message<"types.v1.StackTraceSelector"> & {
+  /**
+   * A stack prefix, root first (call_site[0] is the root). Only stacks that start with
+   * this prefix are selected. Empty means no filter.
+   *
+   * @generated from field: repeated types.v1.Location call_site = 1;
+   */
+  callSite: Location[];
+
+  /**
+   * When set, call_site is ignored and the result is trimmed for Go PGO.
+   *
+   * @generated from field: types.v1.GoPGO go_pgo = 2;
+   */
+  goPgo?: GoPGO | undefined;
+};
+
+/**
+ * Describes the message types.v1.StackTraceSelector.
+ * Use `create(StackTraceSelectorSchema)` to create a new message.
+ */
+export declare const StackTraceSelectorSchema: GenMessage<StackTraceSelector>;
+
+/**
+ * @generated from message types.v1.Location
+ */
+export declare type Location = Message<"types.v1.Location"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message types.v1.Location.
+ * Use `create(LocationSchema)` to create a new message.
+ */
+export declare const LocationSchema: GenMessage<Location>;
+
+/**
+ * @generated from message types.v1.GoPGO
+ */
+export declare type GoPGO = Message<"types.v1.GoPGO"> & {
+  /**
+   * Number of leaf locations to keep.
+   *
+   * @generated from field: uint32 keep_locations = 1;
+   */
+  keepLocations: number;
+
+  /**
+   * Drop the leaf location's line number, aggregating all callee samples.
+   *
+   * @generated from field: bool aggregate_callees = 2;
+   */
+  aggregateCallees: boolean;
+};
+
+/**
+ * Describes the message types.v1.GoPGO.
+ * Use `create(GoPGOSchema)` to create a new message.
+ */
+export declare const GoPGOSchema: GenMessage<GoPGO>;
+
+/**
+ * @generated from message types.v1.HeatmapSeries
+ */
+export declare type HeatmapSeries = Message<"types.v1.HeatmapSeries"> & {
+  /**
+   * @generated from field: repeated types.v1.LabelPair labels = 1;
+   */
+  labels: LabelPair[];
+
+  /**
+   * @generated from field: repeated types.v1.HeatmapSlot slots = 2;
+   */
+  slots: HeatmapSlot[];
+};
+
+/**
+ * Describes the message types.v1.HeatmapSeries.
+ * Use `create(HeatmapSeriesSchema)` to create a new message.
+ */
+export declare const HeatmapSeriesSchema: GenMessage<HeatmapSeries>;
+
+/**
+ * @generated from message types.v1.HeatmapSlot
+ */
+export declare type HeatmapSlot = Message<"types.v1.HeatmapSlot"> & {
+  /**
+   * Milliseconds since the Unix epoch: the right edge of the slot, which covers
+   * (timestamp - step, timestamp].
+   *
+   * @generated from field: int64 timestamp = 1;
+   */
+  timestamp: bigint;
+
+  /**
+   * Lower bound of each value bucket.
+   *
+   * @generated from field: repeated double y_min = 2;
+   */
+  yMin: number[];
+
+  /**
+   * Number of profiles per value bucket, parallel to y_min.
+   *
+   * @generated from field: repeated int32 counts = 3;
+   */
+  counts: number[];
+
+  /**
+   * @generated from field: repeated types.v1.Exemplar exemplars = 4;
+   */
+  exemplars: Exemplar[];
+};
+
+/**
+ * Describes the message types.v1.HeatmapSlot.
+ * Use `create(HeatmapSlotSchema)` to create a new message.
+ */
+export declare const HeatmapSlotSchema: GenMessage<HeatmapSlot>;
+
+/**
+ * How SelectSeries combines the values that fall into one step.
+ *
+ * @generated from enum types.v1.TimeSeriesAggregationType
+ */
+export enum TimeSeriesAggregationType {
+  /**
+   * @generated from enum value: TIME_SERIES_AGGREGATION_TYPE_SUM = 0;
+   */
+  SUM = 0,
+
+  /**
+   * @generated from enum value: TIME_SERIES_AGGREGATION_TYPE_AVERAGE = 1;
+   */
+  AVERAGE = 1,
+}
+
+/**
+ * Describes the enum types.v1.TimeSeriesAggregationType.
+ */
+export declare const TimeSeriesAggregationTypeSchema: GenEnum<TimeSeriesAggregationType>;
+
+/**
+ * Which exemplars a time series or heatmap query attaches to its points.
+ *
+ * @generated from enum types.v1.ExemplarType
+ */
+export enum ExemplarType {
+  /**
+   * @generated from enum value: EXEMPLAR_TYPE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: EXEMPLAR_TYPE_NONE = 1;
+   */
+  NONE = 1,
+
+  /**
+   * @generated from enum value: EXEMPLAR_TYPE_INDIVIDUAL = 2;
+   */
+  INDIVIDUAL = 2,
+
+  /**
+   * @generated from enum value: EXEMPLAR_TYPE_SPAN = 3;
+   */
+  SPAN = 3,
+}
+
+/**
+ * Describes the enum types.v1.ExemplarType.
+ */
+export declare const ExemplarTypeSchema: GenEnum<ExemplarType>;
 

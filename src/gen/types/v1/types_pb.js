@@ -5,13 +5,13 @@
 // @generated from file types/v1/types.proto (package types.v1, syntax proto3)
 /* eslint-disable */
 
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, tsEnum } from "@bufbuild/protobuf/codegenv2";
 
 /**
  * Describes the file types/v1/types.proto.
  */
 export const file_types_v1_types = /*@__PURE__*/
-  fileDesc("ChR0eXBlcy92MS90eXBlcy5wcm90bxIIdHlwZXMudjEiKAoJTGFiZWxQYWlyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiewoLUHJvZmlsZVR5cGUSCgoCSUQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtzYW1wbGVfdHlwZRgEIAEoCRITCgtzYW1wbGVfdW5pdBgFIAEoCRITCgtwZXJpb2RfdHlwZRgGIAEoCRITCgtwZXJpb2RfdW5pdBgHIAEoCSItCgZMYWJlbHMSIwoGbGFiZWxzGAEgAygLMhMudHlwZXMudjEuTGFiZWxQYWlyIk4KBlNlcmllcxIjCgZsYWJlbHMYASADKAsyEy50eXBlcy52MS5MYWJlbFBhaXISHwoGcG9pbnRzGAIgAygLMg8udHlwZXMudjEuUG9pbnQiggEKBVBvaW50Eg0KBXZhbHVlGAEgASgBEhEKCXRpbWVzdGFtcBgCIAEoAxIwCgthbm5vdGF0aW9ucxgDIAMoCzIbLnR5cGVzLnYxLlByb2ZpbGVBbm5vdGF0aW9uEiUKCWV4ZW1wbGFycxgEIAMoCzISLnR5cGVzLnYxLkV4ZW1wbGFyIi8KEVByb2ZpbGVBbm5vdGF0aW9uEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCSKIAQoIRXhlbXBsYXISEQoJdGltZXN0YW1wGAEgASgDEhIKCnByb2ZpbGVfaWQYAiABKAkSDwoHc3Bhbl9pZBgDIAEoCRINCgV2YWx1ZRgEIAEoAxIjCgZsYWJlbHMYBSADKAsyEy50eXBlcy52MS5MYWJlbFBhaXISEAoIdHJhY2VfaWQYBiABKAkiUAoSTGFiZWxWYWx1ZXNSZXF1ZXN0EgwKBG5hbWUYASABKAkSEAoIbWF0Y2hlcnMYAiADKAkSDQoFc3RhcnQYAyABKAMSCwoDZW5kGAQgASgDIiQKE0xhYmVsVmFsdWVzUmVzcG9uc2USDQoFbmFtZXMYASADKAkiQQoRTGFiZWxOYW1lc1JlcXVlc3QSEAoIbWF0Y2hlcnMYASADKAkSDQoFc3RhcnQYAiABKAMSCwoDZW5kGAMgASgDIiMKEkxhYmVsTmFtZXNSZXNwb25zZRINCgVuYW1lcxgBIAMoCSIYChZHZXRQcm9maWxlU3RhdHNSZXF1ZXN0ImoKF0dldFByb2ZpbGVTdGF0c1Jlc3BvbnNlEhUKDWRhdGFfaW5nZXN0ZWQYASABKAgSGwoTb2xkZXN0X3Byb2ZpbGVfdGltZRgCIAEoAxIbChNuZXdlc3RfcHJvZmlsZV90aW1lGAMgASgDYgZwcm90bzM");
+  fileDesc("ChR0eXBlcy92MS90eXBlcy5wcm90bxIIdHlwZXMudjEiKAoJTGFiZWxQYWlyEgwKBG5hbWUYASABKAkSDQoFdmFsdWUYAiABKAkiewoLUHJvZmlsZVR5cGUSCgoCSUQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtzYW1wbGVfdHlwZRgEIAEoCRITCgtzYW1wbGVfdW5pdBgFIAEoCRITCgtwZXJpb2RfdHlwZRgGIAEoCRITCgtwZXJpb2RfdW5pdBgHIAEoCSItCgZMYWJlbHMSIwoGbGFiZWxzGAEgAygLMhMudHlwZXMudjEuTGFiZWxQYWlyIk4KBlNlcmllcxIjCgZsYWJlbHMYASADKAsyEy50eXBlcy52MS5MYWJlbFBhaXISHwoGcG9pbnRzGAIgAygLMg8udHlwZXMudjEuUG9pbnQiggEKBVBvaW50Eg0KBXZhbHVlGAEgASgBEhEKCXRpbWVzdGFtcBgCIAEoAxIwCgthbm5vdGF0aW9ucxgDIAMoCzIbLnR5cGVzLnYxLlByb2ZpbGVBbm5vdGF0aW9uEiUKCWV4ZW1wbGFycxgEIAMoCzISLnR5cGVzLnYxLkV4ZW1wbGFyIi8KEVByb2ZpbGVBbm5vdGF0aW9uEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCSKIAQoIRXhlbXBsYXISEQoJdGltZXN0YW1wGAEgASgDEhIKCnByb2ZpbGVfaWQYAiABKAkSDwoHc3Bhbl9pZBgDIAEoCRINCgV2YWx1ZRgEIAEoAxIjCgZsYWJlbHMYBSADKAsyEy50eXBlcy52MS5MYWJlbFBhaXISEAoIdHJhY2VfaWQYBiABKAkiUAoSTGFiZWxWYWx1ZXNSZXF1ZXN0EgwKBG5hbWUYASABKAkSEAoIbWF0Y2hlcnMYAiADKAkSDQoFc3RhcnQYAyABKAMSCwoDZW5kGAQgASgDIiQKE0xhYmVsVmFsdWVzUmVzcG9uc2USDQoFbmFtZXMYASADKAkiQQoRTGFiZWxOYW1lc1JlcXVlc3QSEAoIbWF0Y2hlcnMYASADKAkSDQoFc3RhcnQYAiABKAMSCwoDZW5kGAMgASgDIiMKEkxhYmVsTmFtZXNSZXNwb25zZRINCgVuYW1lcxgBIAMoCSIYChZHZXRQcm9maWxlU3RhdHNSZXF1ZXN0ImoKF0dldFByb2ZpbGVTdGF0c1Jlc3BvbnNlEhUKDWRhdGFfaW5nZXN0ZWQYASABKAgSGwoTb2xkZXN0X3Byb2ZpbGVfdGltZRgCIAEoAxIbChNuZXdlc3RfcHJvZmlsZV90aW1lGAMgASgDIpEBCglCbG9ja0luZm8SDAoEdWxpZBgBIAEoCRIQCghtaW5fdGltZRgCIAEoAxIQCghtYXhfdGltZRgDIAEoAxItCgpjb21wYWN0aW9uGAQgASgLMhkudHlwZXMudjEuQmxvY2tDb21wYWN0aW9uEiMKBmxhYmVscxgFIAMoCzITLnR5cGVzLnYxLkxhYmVsUGFpciJCCg9CbG9ja0NvbXBhY3Rpb24SDQoFbGV2ZWwYASABKAUSDwoHc291cmNlcxgCIAMoCRIPCgdwYXJlbnRzGAMgAygJIlwKElN0YWNrVHJhY2VTZWxlY3RvchIlCgljYWxsX3NpdGUYASADKAsyEi50eXBlcy52MS5Mb2NhdGlvbhIfCgZnb19wZ28YAiABKAsyDy50eXBlcy52MS5Hb1BHTyIYCghMb2NhdGlvbhIMCgRuYW1lGAEgASgJIjoKBUdvUEdPEhYKDmtlZXBfbG9jYXRpb25zGAEgASgNEhkKEWFnZ3JlZ2F0ZV9jYWxsZWVzGAIgASgIIloKDUhlYXRtYXBTZXJpZXMSIwoGbGFiZWxzGAEgAygLMhMudHlwZXMudjEuTGFiZWxQYWlyEiQKBXNsb3RzGAIgAygLMhUudHlwZXMudjEuSGVhdG1hcFNsb3QiZgoLSGVhdG1hcFNsb3QSEQoJdGltZXN0YW1wGAEgASgDEg0KBXlfbWluGAIgAygBEg4KBmNvdW50cxgDIAMoBRIlCglleGVtcGxhcnMYBCADKAsyEi50eXBlcy52MS5FeGVtcGxhciprChlUaW1lU2VyaWVzQWdncmVnYXRpb25UeXBlEiQKIFRJTUVfU0VSSUVTX0FHR1JFR0FUSU9OX1RZUEVfU1VNEAASKAokVElNRV9TRVJJRVNfQUdHUkVHQVRJT05fVFlQRV9BVkVSQUdFEAEqewoMRXhlbXBsYXJUeXBlEh0KGUVYRU1QTEFSX1RZUEVfVU5TUEVDSUZJRUQQABIWChJFWEVNUExBUl9UWVBFX05PTkUQARIcChhFWEVNUExBUl9UWVBFX0lORElWSURVQUwQAhIWChJFWEVNUExBUl9UWVBFX1NQQU4QA2IGcHJvdG8z");
 
 /**
  * Describes the message types.v1.LabelPair.
@@ -103,4 +103,81 @@ export const GetProfileStatsRequestSchema = /*@__PURE__*/
  */
 export const GetProfileStatsResponseSchema = /*@__PURE__*/
   messageDesc(file_types_v1_types, 12);
+
+/**
+ * Describes the message types.v1.BlockInfo.
+ * Use `create(BlockInfoSchema)` to create a new message.
+ */
+export const BlockInfoSchema = /*@__PURE__*/
+  messageDesc(file_types_v1_types, 13);
+
+/**
+ * Describes the message types.v1.BlockCompaction.
+ * Use `create(BlockCompactionSchema)` to create a new message.
+ */
+export const BlockCompactionSchema = /*@__PURE__*/
+  messageDesc(file_types_v1_types, 14);
+
+/**
+ * Describes the message types.v1.StackTraceSelector.
+ * Use `create(StackTraceSelectorSchema)` to create a new message.
+ */
+export const StackTraceSelectorSchema = /*@__PURE__*/
+  messageDesc(file_types_v1_types, 15);
+
+/**
+ * Describes the message types.v1.Location.
+ * Use `create(LocationSchema)` to create a new message.
+ */
+export const LocationSchema = /*@__PURE__*/
+  messageDesc(file_types_v1_types, 16);
+
+/**
+ * Describes the message types.v1.GoPGO.
+ * Use `create(GoPGOSchema)` to create a new message.
+ */
+export const GoPGOSchema = /*@__PURE__*/
+  messageDesc(file_types_v1_types, 17);
+
+/**
+ * Describes the message types.v1.HeatmapSeries.
+ * Use `create(HeatmapSeriesSchema)` to create a new message.
+ */
+export const HeatmapSeriesSchema = /*@__PURE__*/
+  messageDesc(file_types_v1_types, 18);
+
+/**
+ * Describes the message types.v1.HeatmapSlot.
+ * Use `create(HeatmapSlotSchema)` to create a new message.
+ */
+export const HeatmapSlotSchema = /*@__PURE__*/
+  messageDesc(file_types_v1_types, 19);
+
+/**
+ * Describes the enum types.v1.TimeSeriesAggregationType.
+ */
+export const TimeSeriesAggregationTypeSchema = /*@__PURE__*/
+  enumDesc(file_types_v1_types, 0);
+
+/**
+ * How SelectSeries combines the values that fall into one step.
+ *
+ * @generated from enum types.v1.TimeSeriesAggregationType
+ */
+export const TimeSeriesAggregationType = /*@__PURE__*/
+  tsEnum(TimeSeriesAggregationTypeSchema);
+
+/**
+ * Describes the enum types.v1.ExemplarType.
+ */
+export const ExemplarTypeSchema = /*@__PURE__*/
+  enumDesc(file_types_v1_types, 1);
+
+/**
+ * Which exemplars a time series or heatmap query attaches to its points.
+ *
+ * @generated from enum types.v1.ExemplarType
+ */
+export const ExemplarType = /*@__PURE__*/
+  tsEnum(ExemplarTypeSchema);
 
