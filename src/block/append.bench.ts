@@ -17,6 +17,7 @@ import type { NormalizedProfile } from "../model/profile.ts";
 import { testdata } from "../testing/testdata.ts";
 import { encodeBlock } from "./block-writer.ts";
 import { DatasetBuilder } from "./dataset-builder.ts";
+import { SymbolsBuilder } from "./symbols.ts";
 
 const corpus = testdata("pprof");
 if (corpus.dir === undefined) throw new Error(String(corpus.skip));
@@ -81,14 +82,28 @@ function push(
   phases.profiles += profiles.length;
 }
 
-/** One segment: `pushesPerDataset` pushes of every input into its own dataset, then one encode. */
+/**
+ * One segment: `pushesPerDataset` pushes of every input into its own dataset, then one encode.
+ * With `dictionaries`, each dataset interns into its dictionary kept from earlier segments (as
+ * the segment writer does); without, every segment starts from empty ones.
+ */
 function segment(
   selected: typeof inputs,
   pushesPerDataset: number,
   phases: Phases,
   seq: number,
+  dictionaries?: Map<string, SymbolsBuilder>,
 ): DatasetBuilder[] {
-  const builders = selected.map(({ file }) => new DatasetBuilder("bench", file));
+  const dictionary = (file: string): SymbolsBuilder | undefined => {
+    if (dictionaries === undefined) return undefined;
+    let found = dictionaries.get(file);
+    if (found === undefined) {
+      found = new SymbolsBuilder();
+      dictionaries.set(file, found);
+    }
+    return found;
+  };
+  const builders = selected.map(({ file }) => new DatasetBuilder("bench", file, dictionary(file)));
   for (let p = 0; p < pushesPerDataset; p++) {
     selected.forEach(({ bytes, file }, i) => {
       push(bytes, file, builders[i]!, phases, seq + p);
@@ -118,13 +133,14 @@ function median(values: number[]): number {
 }
 
 /** Median over rounds of each phase (the machine may be shared: medians resist noise). */
-function run(label: string, selected: typeof inputs, pushesPerDataset: number): void {
+function run(label: string, selected: typeof inputs, pushesPerDataset: number, keep = false): void {
+  const dictionaries = keep ? new Map<string, SymbolsBuilder>() : undefined;
   // Warm-up rounds are not counted.
-  for (let r = 0; r < 3; r++) segment(selected, pushesPerDataset, zero(), r * pushesPerDataset);
+  for (let r = 0; r < 3; r++) segment(selected, pushesPerDataset, zero(), r * pushesPerDataset, dictionaries);
   const perRound: Phases[] = [];
   for (let r = 0; r < rounds; r++) {
     const phases = zero();
-    segment(selected, pushesPerDataset, phases, r * pushesPerDataset);
+    segment(selected, pushesPerDataset, phases, r * pushesPerDataset, dictionaries);
     perRound.push(phases);
   }
   const first = perRound[0]!;
@@ -146,9 +162,11 @@ const only = process.argv[3];
 if (only !== "large") {
   run("corpus mix, 1 push/dataset/segment", inputs, 1);
   run("corpus mix, 10 pushes/dataset/seg", inputs, 10);
+  run("mix, 1 push/ds/seg, kept dicts", inputs, 1, true);
 }
 run("large, 1 push/segment", large, 1);
 run("large, 10 pushes/segment", large, 10);
+run("large, 1 push/seg, kept dicts", large, 1, true);
 
 if (only === "large") process.exit(0);
 // zstd level trade-off on the sections of one realistic segment (10 pushes per dataset).

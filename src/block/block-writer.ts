@@ -7,7 +7,7 @@ import type { DatasetMeta, SectionRef } from "../metastore/metastore.ts";
 import type { DatasetBuilder, EncodedDataset } from "./dataset-builder.ts";
 import { ByteWriter } from "./encoding.ts";
 import { assert, FOOTER_BYTES_MAX, FORMAT_VERSION, fail, MAGIC, TRAILER_BYTES } from "./format.ts";
-import { frameSection } from "./section.ts";
+import { frameSection, frameSectionAsync } from "./section.ts";
 
 export interface EncodedBlock {
   /** The whole object, ready for `ObjectStore.put`. */
@@ -28,23 +28,63 @@ export function encodeBlock(datasets: readonly DatasetBuilder[]): EncodedBlock {
 }
 
 /**
+ * `encodeBlock` with zstd on libuv's thread pool: the same bytes, but the event loop stays
+ * free while sections compress. The builders are read synchronously, before this returns (the
+ * payloads are built from them first), so appends after the call, even to a shared
+ * dictionary, cannot change the block.
+ */
+export function encodeBlockAsync(datasets: readonly DatasetBuilder[]): Promise<EncodedBlock> {
+  let encoded: EncodedDataset[];
+  try {
+    encoded = datasets.map((dataset) => dataset.encode());
+    assert(encoded.length > 0, "a block holds at least one dataset");
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const framed = encoded.map((dataset) =>
+    Promise.all(dataset.sections.map(({ kind, payload }) => frameSectionAsync(kind, payload))),
+  );
+  return Promise.all(framed).then((sections) =>
+    layoutBlock(encoded.map((dataset, i) => ({ dataset, framed: sections[i]! }))),
+  );
+}
+
+/**
  * The lower half of `encodeBlock`: lays out already-encoded section payloads. Exposed for
  * writers of other section kinds (the compactor's rollups) and for format tests.
  */
 export function assembleBlock(encoded: readonly EncodedDataset[]): EncodedBlock {
   assert(encoded.length > 0, "a block holds at least one dataset");
-  const sorted = [...encoded].sort(
-    (a, b) => compareStrings(a.tenant, b.tenant) || compareStrings(a.service, b.service),
+  return layoutBlock(
+    encoded.map((dataset) => ({
+      dataset,
+      framed: dataset.sections.map(({ kind, payload }) => frameSection(kind, payload)),
+    })),
+  );
+}
+
+/** Datasets with their sections already framed (compressed), in `dataset.sections` order. */
+interface FramedDataset {
+  dataset: EncodedDataset;
+  framed: Uint8Array[];
+}
+
+function layoutBlock(input: readonly FramedDataset[]): EncodedBlock {
+  assert(input.length > 0, "a block holds at least one dataset");
+  const sorted = [...input].sort(
+    ({ dataset: a }, { dataset: b }) =>
+      compareStrings(a.tenant, b.tenant) || compareStrings(a.service, b.service),
   );
   for (let i = 1; i < sorted.length; i++) {
-    const [a, b] = [sorted[i - 1]!, sorted[i]!];
+    const [a, b] = [sorted[i - 1]!.dataset, sorted[i]!.dataset];
     if (!(a.tenant !== b.tenant || a.service !== b.service)) fail(`dataset ${b.tenant}/${b.service} twice`);
   }
   const chunks: Uint8Array[] = [];
   let offset = 0;
-  const metas: DatasetMeta[] = sorted.map((dataset) => {
-    const sections: SectionRef[] = dataset.sections.map(({ kind, payload }) => {
-      const framed = frameSection(kind, payload);
+  const metas: DatasetMeta[] = sorted.map(({ dataset, framed: framedSections }) => {
+    assert(framedSections.length === dataset.sections.length, "one framed section per section");
+    const sections: SectionRef[] = dataset.sections.map(({ kind }, i) => {
+      const framed = framedSections[i]!;
       chunks.push(framed);
       const ref = { kind, offset, sizeBytes: framed.length };
       offset += framed.length;

@@ -3,6 +3,11 @@
  * stacks as they arrive, and encodes the dataset's sections when the block is cut.
  * Called on the ingest path by the segment writer: `append` does work proportional to the
  * profile's samples, plus a one-time translation per distinct `Pprof` object.
+ *
+ * Symbols and stacks go into a `SymbolsBuilder` (the dictionary), which may be shared with the
+ * builders of earlier segments of the same dataset: a stack seen in an earlier segment is then
+ * a cache hit. `encode` writes only what this builder's profiles reference, so every block
+ * stays self-contained whatever the dictionary holds.
  */
 import { LabelName, labelsKey } from "../model/labels.ts";
 import type { NormalizedProfile } from "../model/profile.ts";
@@ -11,7 +16,7 @@ import { assert, fail, ID_BYTES, SectionKind } from "./format.ts";
 import { compareLabelSets, encodeIndex, type SeriesEntry } from "./index-section.ts";
 import { encodeProfiles, type ProfileRow, parseUuid } from "./profiles-section.ts";
 import { mergeSamples } from "./samples.ts";
-import { encodeSymbols, SymbolsBuilder } from "./symbols.ts";
+import { encodeSymbols, encodeSymbolsSubset, SymbolsBuilder } from "./symbols.ts";
 
 /** Estimated encoded bytes of one profile row beyond its samples (ids, times, total). */
 const PROFILE_ROW_BYTES_ESTIMATE = 40;
@@ -33,16 +38,34 @@ export interface EncodedDataset {
 export class DatasetBuilder {
   readonly tenant: string;
   readonly service: string;
-  readonly #symbols = new SymbolsBuilder();
+  readonly #symbols: SymbolsBuilder;
+  /** The dictionary's `bytesEstimate` when this builder started (it may predate the builder). */
+  readonly #symbolsBytesAtStart: number;
+  /** The dictionary was empty when this builder started (so far, all of it is this builder's). */
+  readonly #symbolsStartedEmpty: boolean;
   readonly #series: SeriesEntry[] = [];
   readonly #seriesIds = new Map<string, number>();
   readonly #rows: ProfileRow[] = [];
   #bytesEstimate = 0;
 
-  constructor(tenant: string, service: string) {
+  /**
+   * `symbols`: a dictionary to intern into, possibly filled by earlier builders of the same
+   * dataset (the caller must not share one between datasets, and must not share it with a
+   * builder whose `encode` may run concurrently with this builder's `append` — both are
+   * synchronous, so on one thread this always holds). Default: a new one of its own.
+   */
+  constructor(tenant: string, service: string, symbols: SymbolsBuilder = new SymbolsBuilder()) {
     assert(typeof tenant === "string" && typeof service === "string", "DatasetBuilder: tenant, service");
     this.tenant = tenant;
     this.service = service;
+    this.#symbols = symbols;
+    this.#symbolsBytesAtStart = symbols.bytesEstimate;
+    this.#symbolsStartedEmpty = symbols.stacks.nodeCount === 1 && symbols.strings.length === 1;
+  }
+
+  /** The dictionary this builder interns into. */
+  get symbols(): SymbolsBuilder {
+    return this.#symbols;
   }
 
   get profileCount(): number {
@@ -51,10 +74,12 @@ export class DatasetBuilder {
 
   /**
    * Roughly the uncompressed bytes the dataset's sections will take, for the segment writer's
-   * size cap. Compression typically makes the object 3-6x smaller than this.
+   * size cap. Compression typically makes the object 3-6x smaller than this. With a shared
+   * dictionary, only what the dictionary grew by since this builder started counts: that is
+   * the memory this builder added (symbols reused from earlier segments are not counted).
    */
   estimatedBytes(): number {
-    return this.#symbols.bytesEstimate + this.#bytesEstimate;
+    return this.#symbols.bytesEstimate - this.#symbolsBytesAtStart + this.#bytesEstimate;
   }
 
   /**
@@ -65,6 +90,7 @@ export class DatasetBuilder {
   append(profile: NormalizedProfile): void {
     assertProfileInvariants(profile, this.service);
     // Stacks before the series: a profile that fails mid-way must not leave an empty series.
+    this.#symbols.lastWriter = this;
     const nodes = this.#internStacks(profile);
     const seriesId = this.#internSeries(profile);
     const traceBytes = profile.traceIds === undefined ? undefined : traceIdBytes(profile.traceIds);
@@ -114,7 +140,12 @@ export class DatasetBuilder {
     order.forEach((id, index) => {
       sortedIndex[id] = index;
     });
-    const rows = this.#rows.map((row) => ({ ...row, seriesIndex: sortedIndex[row.seriesIndex]! }));
+    const symbols = this.#encodeSymbols();
+    const rows = this.#rows.map((row, i) => ({
+      ...row,
+      seriesIndex: sortedIndex[row.seriesIndex]!,
+      nodes: symbols.nodeLists[i]!,
+    }));
     rows.sort((a, b) => a.seriesIndex - b.seriesIndex || compareBigint(a.timeNanos, b.timeNanos));
     let minTimeNanos = rows[0]!.timeNanos;
     let maxTimeNanos = rows[0]!.timeNanos;
@@ -133,11 +164,24 @@ export class DatasetBuilder {
       profileTypes,
       labelNames,
       sections: [
-        { kind: SectionKind.symbols, payload: encodeSymbols(this.#symbols) },
+        { kind: SectionKind.symbols, payload: symbols.payload },
         { kind: SectionKind.index, payload: encodeIndex(series) },
         { kind: SectionKind.profiles, payload: encodeProfiles(rows) },
       ],
     };
+  }
+
+  /**
+   * Only the symbols and nodes these rows reference, with compact ids; node order is kept, so
+   * each row's samples stay sorted by node. A dictionary that only this builder has filled is
+   * (all but the leftovers of a failed append) entirely referenced: written whole, ids as is.
+   */
+  #encodeSymbols(): { payload: Uint8Array; nodeLists: Uint32Array[] } {
+    const nodeLists = this.#rows.map((row) => row.nodes);
+    if (this.#symbolsStartedEmpty && this.#symbols.lastWriter === this) {
+      return { payload: encodeSymbols(this.#symbols), nodeLists };
+    }
+    return encodeSymbolsSubset(this.#symbols, nodeLists);
   }
 }
 

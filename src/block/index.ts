@@ -11,11 +11,11 @@ export {
   readSection,
   readSymbols,
 } from "./block-reader.ts";
-export { assembleBlock, type EncodedBlock, encodeBlock } from "./block-writer.ts";
+export { assembleBlock, type EncodedBlock, encodeBlock, encodeBlockAsync } from "./block-writer.ts";
 export { DatasetBuilder, type EncodedDataset } from "./dataset-builder.ts";
 export { BlockFormatError, FORMAT_VERSION, SectionKind, sectionKindName } from "./format.ts";
 export type { IndexSection } from "./index-section.ts";
 export { frameName, type ResolvedSample, resolveProfileSamples, sumValuesByProfileType } from "./inspect.ts";
 export { formatUuid, type ProfilesSection } from "./profiles-section.ts";
 export { type StackTree, stackLocations } from "./stack-tree.ts";
-export type { SymbolsSection } from "./symbols.ts";
+export { SymbolsBuilder, type SymbolsSection } from "./symbols.ts";

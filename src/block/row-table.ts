@@ -62,6 +62,11 @@ export class RowTable {
     return this.#count;
   }
 
+  /** Bytes held by the table's typed arrays (capacity, not just the rows in use). */
+  get memoryBytes(): number {
+    return this.#values.byteLength + this.#hashes.byteLength + this.#slots.byteLength;
+  }
+
   value(id: number, column: number): number {
     return this.#values[id * this.width + column]!;
   }

@@ -35,6 +35,12 @@ export class StackCache {
     return this.#count;
   }
 
+  /** Bytes held by the cache's typed arrays (capacity, not just the entries in use). */
+  get memoryBytes(): number {
+    const entries = this.#hash.byteLength + this.#start.byteLength + this.#length.byteLength;
+    return entries + this.#node.byteLength + this.#slots.byteLength + this.#pool.byteLength;
+  }
+
   /**
    * The node cached for `sequence[0..length)` with hash `hash` (`sequenceHash`), or -1. After a
    * miss, `add` with the same arguments (and no other call in between) inserts the entry.

@@ -37,6 +37,11 @@ export class StackTreeBuilder {
     return this.#nodeCount;
   }
 
+  /** Bytes held by the tree's typed arrays (capacity, not just the nodes in use). */
+  get memoryBytes(): number {
+    return this.#parent.byteLength + this.#location.byteLength + this.#slots.byteLength;
+  }
+
   /** Returns the node for `location` called from the stack `parent`, creating it when new. */
   intern(parent: number, location: number): number {
     if (!(parent >= 0 && parent < this.#nodeCount)) fail(`stack tree: parent ${parent} out of range`);

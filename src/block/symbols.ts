@@ -1,7 +1,10 @@
 /**
  * The symbols section: string table, mappings, functions, locations (one stored location is
  * one frame) and the stack tree of one dataset. `SymbolsBuilder` interns by content across all
- * profiles appended to the dataset; `encodeSymbols`/`decodeSymbols` are the section codec
+ * profiles appended to it; it is the dataset's *dictionary* and may outlive one block (the
+ * segment writer keeps it from one segment to the next, so a resent stack is a cache hit).
+ * Ids in a builder never change: it only grows. `encodeSymbolsSubset` writes the part of it that
+ * some stack nodes reference, with compact ids; `decodeSymbols` reads a section back
  * (docs/block-format.md, "Symbols section").
  */
 import type { Pprof } from "../model/pprof.ts";
@@ -39,6 +42,8 @@ export interface SymbolsSection {
 
 /** Rough encoded bytes per table row beyond its strings, for `estimatedBytes`. */
 const ROW_BYTES_ESTIMATE = 8;
+/** Heap bytes per interned string beyond its characters: array slot, Map entry, string header. */
+const STRING_OVERHEAD_BYTES = 48;
 
 /** Table widths; the columns are in payload order (see `encodeSymbols`). */
 const MAPPING_WIDTH = 6;
@@ -60,10 +65,45 @@ export class SymbolsBuilder {
   /** Keyed by the Pprof object: profiles split from one pprof share its tables (never mutated). */
   readonly #translations = new WeakMap<Pprof, PprofTranslation>();
   #stringBytesEstimate = 0;
+  #stringMemoryBytes = 0;
+  /**
+   * The last object that interned into this dictionary (a `DatasetBuilder`): lets a builder
+   * tell that a dictionary holds only its own symbols.
+   */
+  lastWriter: object | undefined = undefined;
+  /** Zeroed scratch arrays of `encodeSymbolsSubset`, indexed by table (see `scratch`). */
+  #scratch: Int32Array[] = [];
 
+  /** Roughly the encoded bytes of the whole dictionary (every symbol and node). */
   get bytesEstimate(): number {
     const rows = this.mappings.count + this.functions.count + this.locations.count;
     return this.#stringBytesEstimate + (rows + this.stacks.nodeCount) * ROW_BYTES_ESTIMATE;
+  }
+
+  /** Roughly the heap bytes the dictionary holds (typed-array capacities plus strings). */
+  get memoryBytes(): number {
+    const tables = this.mappings.memoryBytes + this.functions.memoryBytes + this.locations.memoryBytes;
+    let scratch = 0;
+    for (const array of this.#scratch) scratch += array.byteLength;
+    const structures = tables + this.stacks.memoryBytes + this.stackCache.memoryBytes;
+    return this.#stringMemoryBytes + structures + scratch;
+  }
+
+  /**
+   * An all-zero Int32Array of at least `length` entries, kept between calls: the caller must
+   * zero every entry it set before it returns, or call `dropScratch` (on an error path).
+   */
+  scratch(which: number, length: number): Int32Array {
+    let array = this.#scratch[which];
+    if (array === undefined || array.length < length) {
+      array = new Int32Array(Math.max(length, 2 * (array?.length ?? 0), 256));
+      this.#scratch[which] = array;
+    }
+    return array;
+  }
+
+  dropScratch(): void {
+    this.#scratch = [];
   }
 
   /** The translation of `pprof`'s tables into this builder's, created on first use. */
@@ -84,6 +124,7 @@ export class SymbolsBuilder {
       this.strings.push(text);
       this.#stringIds.set(text, id);
       this.#stringBytesEstimate += text.length + 1;
+      this.#stringMemoryBytes += text.length * 2 + STRING_OVERHEAD_BYTES;
     }
     return id;
   }
@@ -278,6 +319,11 @@ const MAPPING_COLUMNS_SIGNED = [false, false, false, false, false, false];
 const FUNCTION_COLUMNS_SIGNED = [false, false, false, true];
 const LOCATION_COLUMNS_SIGNED = [false, false, false, true];
 
+/**
+ * Every symbol and node of `builder`, ids unchanged. What `encodeSymbolsSubset` writes when
+ * every symbol is referenced, without the marking passes: the segment writer's path for a
+ * dictionary that only the one dataset builder being encoded has filled.
+ */
 export function encodeSymbols(builder: SymbolsBuilder): Uint8Array {
   const writer = new ByteWriter(64 * 1024, SECTION_PAYLOAD_BYTES_MAX);
   writer.uvarint(builder.strings.length);
@@ -297,12 +343,265 @@ export function encodeSymbols(builder: SymbolsBuilder): Uint8Array {
 }
 
 /** Column-major: every value of column 0, then of column 1, … */
-function writeTable(writer: ByteWriter, table: RowTable, columnsSigned: boolean[]): void {
+function writeTable(writer: ByteWriter, table: RowTable, columnsSigned: readonly boolean[]): void {
   assert(table.width === columnsSigned.length, "symbol table row width");
   writer.uvarint(table.count);
   for (let column = 0; column < columnsSigned.length; column++) {
     if (columnsSigned[column]) writer.varints(table.column(column));
     else writer.uvarints(table.column(column));
+  }
+}
+
+/** Scratch array slots of `SymbolsBuilder.scratch`. */
+const NODE_SCRATCH = 0;
+const LOCATION_SCRATCH = 1;
+const FUNCTION_SCRATCH = 2;
+const MAPPING_SCRATCH = 3;
+const STRING_SCRATCH = 4;
+
+/**
+ * Encodes the part of the dictionary that the stack nodes in `nodeLists` need: those nodes,
+ * their ancestors, their locations and the functions, mappings and strings these refer to.
+ * Everything gets a compact id in the same relative order as in the dictionary (so parents
+ * still precede children, and sorted node lists stay sorted), and `nodeLists` come back
+ * remapped to the written ids. Reads the builder without changing its contents; when every
+ * symbol is used the payload is byte for byte what a builder holding only these would write.
+ */
+export function encodeSymbolsSubset(
+  builder: SymbolsBuilder,
+  nodeLists: readonly Uint32Array[],
+): { payload: Uint8Array; nodeLists: Uint32Array[] } {
+  let done = false;
+  try {
+    const result = encodeSubset(builder, nodeLists);
+    done = true;
+    return result;
+  } finally {
+    // A throw mid-way leaves marks behind: forget the scratch arrays rather than trust them.
+    if (!done) builder.dropScratch();
+  }
+}
+
+function encodeSubset(
+  builder: SymbolsBuilder,
+  nodeLists: readonly Uint32Array[],
+): { payload: Uint8Array; nodeLists: Uint32Array[] } {
+  const tree = builder.stacks.view();
+  const parent = tree.parent;
+  const location = tree.location;
+  // Marks: 0 = unused, -1 = used (id not yet assigned), then the written id (nodes: 1.., as the
+  // root keeps 0; other tables: id + 1).
+  const nodeIds = builder.scratch(NODE_SCRATCH, tree.nodeCount);
+  let sampleCount = 0;
+  for (const list of nodeLists) sampleCount += list.length;
+  const usedNodes = new GrowableU32(Math.min(tree.nodeCount, sampleCount * 4 + 16));
+  for (const list of nodeLists) {
+    for (let i = 0; i < list.length; i++) {
+      let node = list[i]!;
+      if (!(node < tree.nodeCount)) fail(`stack node ${node} out of range ${tree.nodeCount}`);
+      // Stops at the root or at a node already marked (so are all its ancestors).
+      while (node > 0 && nodeIds[node] === 0) {
+        nodeIds[node] = -1;
+        usedNodes.push(node);
+        node = parent[node]!;
+      }
+    }
+  }
+  const nodes = usedNodes.sorted(nodeIds, tree.nodeCount);
+  if (nodes.length === tree.nodeCount - 1) {
+    // Every node is referenced, hence every location (but those a failed append left behind)
+    // and every symbol they refer to: the whole dictionary, ids as they are, is the subset.
+    for (let i = 0; i < nodes.length; i++) nodeIds[nodes[i]!] = 0;
+    return { payload: encodeSymbols(builder), nodeLists: [...nodeLists] };
+  }
+  for (let i = 0; i < nodes.length; i++) nodeIds[nodes[i]!] = i + 1;
+
+  const locations = builder.locations;
+  const locationIds = builder.scratch(LOCATION_SCRATCH, locations.count);
+  const usedLocations = new GrowableU32(Math.min(locations.count, nodes.length) + 16);
+  for (let i = 0; i < nodes.length; i++) mark(locationIds, location[nodes[i]!]!, usedLocations);
+  const locs = assignIds(locationIds, usedLocations, locations.count);
+
+  const functions = builder.functions;
+  const mappings = builder.mappings;
+  const functionIds = builder.scratch(FUNCTION_SCRATCH, functions.count);
+  const mappingIds = builder.scratch(MAPPING_SCRATCH, mappings.count);
+  const usedFunctions = new GrowableU32(Math.min(functions.count, locs.length) + 16);
+  const usedMappings = new GrowableU32(64);
+  for (let i = 0; i < locs.length; i++) {
+    const mappingPlus1 = locations.value(locs[i]!, 0);
+    if (mappingPlus1 !== 0) mark(mappingIds, mappingPlus1 - 1, usedMappings);
+    const functionPlus1 = locations.value(locs[i]!, 2);
+    if (functionPlus1 !== 0) mark(functionIds, functionPlus1 - 1, usedFunctions);
+  }
+  const fns = assignIds(functionIds, usedFunctions, functions.count);
+  const maps = assignIds(mappingIds, usedMappings, mappings.count);
+
+  const stringIds = builder.scratch(STRING_SCRATCH, builder.strings.length);
+  const usedStrings = new GrowableU32(fns.length * 2 + maps.length + 16);
+  // String 0 ("") keeps id 0: marked first, it sorts first.
+  mark(stringIds, 0, usedStrings);
+  for (let i = 0; i < fns.length; i++) {
+    mark(stringIds, functions.value(fns[i]!, 0), usedStrings);
+    mark(stringIds, functions.value(fns[i]!, 1), usedStrings);
+    mark(stringIds, functions.value(fns[i]!, 2), usedStrings);
+  }
+  for (let i = 0; i < maps.length; i++) {
+    mark(stringIds, mappings.value(maps[i]!, 3), usedStrings);
+    mark(stringIds, mappings.value(maps[i]!, 4), usedStrings);
+  }
+  const strs = assignIds(stringIds, usedStrings, builder.strings.length);
+
+  const writer = new ByteWriter(64 * 1024, SECTION_PAYLOAD_BYTES_MAX);
+  writer.uvarint(strs.length);
+  const strings = new Array<string>(strs.length);
+  for (let i = 0; i < strs.length; i++) strings[i] = builder.strings[strs[i]!]!;
+  writeStringColumn(writer, strings);
+  // References are written as (new id) or (new id + 1) for the *Plus1 columns.
+  writeSubsetTable(
+    writer,
+    mappings,
+    maps,
+    [null, null, null, stringIds, stringIds, null],
+    MAPPING_COLUMNS_SIGNED,
+    false,
+  );
+  writeSubsetTable(
+    writer,
+    functions,
+    fns,
+    [stringIds, stringIds, stringIds, null],
+    FUNCTION_COLUMNS_SIGNED,
+    false,
+  );
+  writeSubsetTable(
+    writer,
+    locations,
+    locs,
+    [mappingIds, null, functionIds, null],
+    LOCATION_COLUMNS_SIGNED,
+    true,
+  );
+
+  const nodeCount = nodes.length + 1;
+  writer.uvarint(nodeCount);
+  // Parents as (node - parent) >= 1: small for the common deep-chain case.
+  const column = new Uint32Array(nodes.length);
+  for (let i = 0; i < nodes.length; i++) {
+    const up = parent[nodes[i]!]!;
+    column[i] = i + 1 - (up === 0 ? 0 : nodeIds[up]!);
+  }
+  writer.uvarints(column);
+  for (let i = 0; i < nodes.length; i++) column[i] = locationIds[location[nodes[i]!]!]! - 1;
+  writer.uvarints(column);
+
+  const remapped = nodeLists.map((list) => {
+    const out = new Uint32Array(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const node = list[i]!;
+      out[i] = node === 0 ? 0 : nodeIds[node]!;
+    }
+    return out;
+  });
+  const payload = writer.finish();
+
+  // Leave the scratch arrays all zero again (only the entries set above).
+  for (const [ids, used] of [
+    [nodeIds, nodes],
+    [locationIds, locs],
+    [functionIds, fns],
+    [mappingIds, maps],
+    [stringIds, strs],
+  ] as const) {
+    for (let i = 0; i < used.length; i++) ids[used[i]!] = 0;
+  }
+  return { payload, nodeLists: remapped };
+}
+
+/** Marks `id` used in `ids` (see `encodeSubset`), recording it in `used` the first time. */
+function mark(ids: Int32Array, id: number, used: GrowableU32): void {
+  if (ids[id] === 0) {
+    ids[id] = -1;
+    used.push(id);
+  }
+}
+
+/**
+ * Sorts the used ids (of `count` in the table) and stores each one's compact id + 1 in `ids`;
+ * returns the sorted ids.
+ */
+function assignIds(ids: Int32Array, used: GrowableU32, count: number): Uint32Array {
+  const sorted = used.sorted(ids, count);
+  for (let i = 0; i < sorted.length; i++) ids[sorted[i]!] = i + 1;
+  return sorted;
+}
+
+/**
+ * Writes rows `rows` of `table`, column-major; a column with a remap array holds references
+ * (`ids[ref]` is the new id + 1), written as the new id, or `plus1` columns as new id + 1 with
+ * 0 kept for none.
+ */
+function writeSubsetTable(
+  writer: ByteWriter,
+  table: RowTable,
+  rows: Uint32Array,
+  remaps: readonly (Int32Array | null)[],
+  columnsSigned: readonly boolean[],
+  plus1: boolean,
+): void {
+  assert(
+    table.width === columnsSigned.length && remaps.length === columnsSigned.length,
+    "symbol table width",
+  );
+  writer.uvarint(rows.length);
+  const column = new Float64Array(rows.length);
+  for (let c = 0; c < columnsSigned.length; c++) {
+    const ids = remaps[c];
+    if (ids === null || ids === undefined) {
+      for (let i = 0; i < rows.length; i++) column[i] = table.value(rows[i]!, c);
+    } else if (plus1) {
+      for (let i = 0; i < rows.length; i++) {
+        const refPlus1 = table.value(rows[i]!, c);
+        column[i] = refPlus1 === 0 ? 0 : ids[refPlus1 - 1]!;
+      }
+    } else {
+      for (let i = 0; i < rows.length; i++) column[i] = ids[table.value(rows[i]!, c)]! - 1;
+    }
+    if (columnsSigned[c]) writer.varints(column);
+    else writer.uvarints(column);
+  }
+}
+
+/** An append-only list of uint32 on a doubling typed array. */
+class GrowableU32 {
+  #values: Uint32Array;
+  #length = 0;
+
+  constructor(capacity: number) {
+    this.#values = new Uint32Array(Math.max(16, capacity));
+  }
+
+  push(value: number): void {
+    if (this.#length === this.#values.length) {
+      const grown = new Uint32Array(this.#values.length * 2);
+      grown.set(this.#values);
+      this.#values = grown;
+    }
+    this.#values[this.#length++] = value;
+  }
+
+  /**
+   * The values in ascending order (the list's own storage: push no more afterwards). They are
+   * the non-zero entries of `marks[0..count)`: when they are a good part of it, one sequential
+   * scan of the marks beats a sort.
+   */
+  sorted(marks: Int32Array, count: number): Uint32Array {
+    const values = this.#values.subarray(0, this.#length);
+    if (values.length * 16 < count) return values.sort();
+    let at = 0;
+    for (let id = 0; id < count; id++) if (marks[id] !== 0) values[at++] = id;
+    assert(at === values.length, "used ids and marks disagree");
+    return values;
   }
 }
 

@@ -4,7 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { openBlock } from "../block/block-reader.ts";
-import type { Metastore } from "../metastore/metastore.ts";
+import { resolveProfileSamples } from "../block/inspect.ts";
+import { formatUuid } from "../block/profiles-section.ts";
+import type { BlockMeta, Metastore } from "../metastore/metastore.ts";
 import { SqliteMetastore } from "../metastore/sqlite.ts";
 import { KilnError } from "../model/errors.ts";
 import type { NormalizedProfile } from "../model/profile.ts";
@@ -25,6 +27,48 @@ function profiles(service: string, tag?: string): NormalizedProfile[] {
     limits: defaultIngestLimits,
     nowMs: Date.now(),
   });
+}
+
+/** Every profile of every dataset of a block: "tenant/service id" → sorted "a;b;c=value" samples. */
+async function readBlock(store: ObjectStore, block: BlockMeta): Promise<Map<string, string[]>> {
+  const reader = await openBlock(store, block.objectKey);
+  const out = new Map<string, string[]>();
+  for (const dataset of reader.datasets) {
+    const [symbols, profilesSection] = await Promise.all([
+      reader.readSymbols(dataset),
+      reader.readProfiles(dataset),
+    ]);
+    for (let p = 0; p < profilesSection.profileCount; p++) {
+      const id = formatUuid(profilesSection.profileIds.subarray(16 * p, 16 * p + 16));
+      const samples = resolveProfileSamples(symbols, profilesSection, p).map(
+        (x) => `${x.stack.join(";")}=${x.value}`,
+      );
+      out.set(`${dataset.tenant}/${dataset.service} ${id}`, samples.sort());
+    }
+  }
+  return out;
+}
+
+/** What a block must hold for `pushed` (profiles of one tenant): the same keys and samples. */
+function expectedOf(tenant: string, pushed: readonly NormalizedProfile[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const profile of pushed) {
+    const service = profile.seriesLabels.find(([name]) => name === "service_name")![1];
+    const names = (location: number) => {
+      const line = profile.symbols.locationLineOffsets[location]!;
+      const fn = profile.symbols.lineFunctionPlus1[line]! - 1;
+      return profile.symbols.strings[profile.symbols.functionNameStr[fn]!]!;
+    };
+    const samples: string[] = [];
+    for (let i = 0; i < profile.sampleCount; i++) {
+      const stack = [
+        ...profile.stackLocations.subarray(profile.stackOffsets[i]!, profile.stackOffsets[i + 1]!),
+      ];
+      samples.push(`${stack.reverse().map(names).join(";")}=${profile.values[i]!}`);
+    }
+    out.set(`${tenant}/${service} ${profile.profileId}`, samples.sort());
+  }
+  return out;
 }
 
 /** The real filesystem store, with a switch that makes `put` fail (a full disk, an S3 outage). */
@@ -161,6 +205,90 @@ describe("SegmentWriter", () => {
     await pending;
     assert.equal((await metastore.listBlocks()).length, 1);
     await assert.rejects(writer.push("t", profiles("svc")), /shutting down/);
+  });
+
+  test("dictionaries are kept across segments; every block reads back exactly its own profiles", async () => {
+    const writer = makeWriter({ flushIntervalMs: 60_000, segmentBytesMax: 1 });
+    const rounds = [profiles("svc"), profiles("svc", "extra"), profiles("svc")];
+    for (const pushed of rounds) await writer.push("t", pushed);
+    const stats = writer.dictionaryStats();
+    assert.equal(stats.dictionaries, 1, "one dictionary for t/svc, reused");
+    assert.equal(stats.evictions, 0);
+    const blocks = await metastore.listBlocks();
+    assert.equal(blocks.length, 3);
+    for (let i = 0; i < rounds.length; i++) {
+      assert.deepEqual(await readBlock(store, blocks[i]!), expectedOf("t", rounds[i]!));
+    }
+    // The third segment references none of the second's "extra" frame.
+    const reader = await openBlock(store, blocks[2]!.objectKey);
+    const symbols = await reader.readSymbols(reader.datasets[0]!);
+    assert.ok(!symbols.strings.includes("extra"));
+    await writer.close();
+  });
+
+  test("with a tiny dictionary budget every segment starts over, and blocks stay correct", async () => {
+    const writer = makeWriter({ flushIntervalMs: 60_000, segmentBytesMax: 1, dictionaryBytesMax: 1 });
+    const rounds = [profiles("svc"), profiles("svc", "extra"), profiles("svc")];
+    for (const pushed of rounds) await writer.push("t", pushed);
+    assert.equal(writer.dictionaryStats().dictionaries, 0);
+    assert.ok(writer.dictionaryStats().evictions >= 2);
+    const blocks = await metastore.listBlocks();
+    for (let i = 0; i < rounds.length; i++) {
+      assert.deepEqual(await readBlock(store, blocks[i]!), expectedOf("t", rounds[i]!));
+    }
+    await writer.close();
+  });
+
+  test("the dictionary budget evicts the least recently used dataset", async () => {
+    const probe = makeWriter({ flushIntervalMs: 60_000, segmentBytesMax: 1 });
+    await probe.push("t", profiles("a"));
+    const one = probe.dictionaryStats().bytes;
+    await probe.close();
+    const writer = makeWriter({
+      flushIntervalMs: 60_000,
+      segmentBytesMax: 1,
+      dictionaryBytesMax: Math.floor(one * 2.5),
+    });
+    for (const service of ["a", "b", "a", "c"]) await writer.push("t", profiles(service));
+    const stats = writer.dictionaryStats();
+    assert.equal(stats.dictionaries, 2, "a and c kept, b (least recently used) evicted");
+    assert.equal(stats.evictions, 1);
+    assert.ok(stats.bytes <= one * 2.5);
+    await writer.close();
+  });
+
+  test("pushes arriving while a segment is flushing land in the next segment", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const puts: string[] = [];
+    const inner = store.inner;
+    const slowStore: ObjectStore = Object.assign(Object.create(store) as FaultyStore, {
+      async put(key: string, data: Uint8Array) {
+        puts.push(key);
+        if (puts.length === 1) await gate;
+        return inner.put(key, data);
+      },
+    });
+    const writer = makeWriter({ store: slowStore, flushIntervalMs: 60_000, segmentBytesMax: 1 });
+    const first = profiles("svc");
+    const firstDone = writer.push("t", first); // full at once: its flush starts now
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(puts.length, 1, "the first segment is being uploaded");
+    assert.equal(writer.pendingProfiles, 0);
+    // Interns into the same dictionary while the first block is in flight.
+    const second = profiles("svc", "later");
+    const secondDone = writer.push("t", second);
+    assert.equal(writer.pendingProfiles, 0, "the second push started its own segment's flush");
+    release();
+    await Promise.all([firstDone, secondDone]);
+    const blocks = await metastore.listBlocks();
+    assert.equal(blocks.length, 2);
+    const byKey = new Map(blocks.map((b) => [b.objectKey, b]));
+    assert.deepEqual(await readBlock(store, byKey.get(puts[0]!)!), expectedOf("t", first));
+    assert.deepEqual(await readBlock(store, byKey.get(puts[1]!)!), expectedOf("t", second));
+    await writer.close();
   });
 
   test("an empty push resolves at once and writes nothing", async () => {

@@ -12,10 +12,18 @@
  * Bounds: at most `maxFlushesInFlight` segments are being written at once. While that many
  * are in flight, the open segment keeps filling; once it holds `segmentBytesMax` × 2, new
  * pushes are refused with `resource_exhausted` instead of growing memory without bound.
+ *
+ * Dictionaries: each (tenant, service) keeps its symbols and stack tree from one segment to
+ * the next (`DictionaryCache`, bounded by `dictionaryBytesMax` in total, LRU, and by
+ * `datasetDictionaryBytesMax` each), since agents resend the same stacks every 10-15 s. Each
+ * block still holds only what its own profiles reference. A flush builds the block's payloads
+ * synchronously when the segment is cut, before any later push can touch a dictionary, then
+ * compresses them on the thread pool while new pushes fill the next segment.
  */
 
-import { encodeBlock } from "../block/block-writer.ts";
+import { encodeBlockAsync } from "../block/block-writer.ts";
 import { DatasetBuilder } from "../block/dataset-builder.ts";
+import { DictionaryCache, type DictionaryCacheStats } from "../block/dictionary-cache.ts";
 import { blockFormatVersion } from "../block/format.ts";
 import type { BlockMeta, Metastore } from "../metastore/metastore.ts";
 import { KilnError } from "../model/errors.ts";
@@ -30,6 +38,10 @@ export interface SegmentWriterOptions {
   flushIntervalMs: number;
   segmentBytesMax: number;
   maxFlushesInFlight?: number;
+  /** Memory budget of all per-dataset dictionaries kept between segments; 0 = keep none. */
+  dictionaryBytesMax?: number;
+  /** A dataset's dictionary past this size starts over at its next segment. */
+  datasetDictionaryBytesMax?: number;
   /** Called after each flush attempt; used for metrics and logs. */
   onFlush?: (report: FlushReport) => void;
   now?: () => number;
@@ -52,18 +64,27 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
+/** Defaults of the dictionary budgets (see `SegmentWriterOptions`). */
+export const DICTIONARY_BYTES_MAX_DEFAULT = 256 * 1024 * 1024;
+export const DATASET_DICTIONARY_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+
 class Segment {
   readonly datasets = new Map<string, DatasetBuilder>();
   readonly waiters: Waiter[] = [];
+  readonly #dictionaries: DictionaryCache;
   profiles = 0;
   estimatedBytes = 0;
+
+  constructor(dictionaries: DictionaryCache) {
+    this.#dictionaries = dictionaries;
+  }
 
   append(tenant: string, profile: NormalizedProfile): void {
     const service = getLabel(profile.seriesLabels, LabelName.serviceName) ?? unknownServiceName;
     const key = `${tenant}\u0000${service}`;
     let builder = this.datasets.get(key);
     if (!builder) {
-      builder = new DatasetBuilder(tenant, service);
+      builder = new DatasetBuilder(tenant, service, this.#dictionaries.get(tenant, service));
       this.datasets.set(key, builder);
     }
     const before = builder.estimatedBytes();
@@ -75,7 +96,8 @@ class Segment {
 
 export class SegmentWriter {
   readonly #opts: Required<Omit<SegmentWriterOptions, "onFlush">> & Pick<SegmentWriterOptions, "onFlush">;
-  #segment = new Segment();
+  readonly #dictionaries: DictionaryCache;
+  #segment: Segment;
   #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -83,7 +105,22 @@ export class SegmentWriter {
   constructor(opts: SegmentWriterOptions) {
     if (!(opts.flushIntervalMs > 0)) throw new RangeError("flushIntervalMs must be > 0");
     if (!(opts.segmentBytesMax > 0)) throw new RangeError("segmentBytesMax must be > 0");
-    this.#opts = { maxFlushesInFlight: 2, now: Date.now, ...opts };
+    this.#opts = {
+      maxFlushesInFlight: 2,
+      now: Date.now,
+      dictionaryBytesMax: DICTIONARY_BYTES_MAX_DEFAULT,
+      datasetDictionaryBytesMax: DATASET_DICTIONARY_BYTES_MAX_DEFAULT,
+      ...opts,
+    };
+    if (!(this.#opts.dictionaryBytesMax >= 0)) throw new RangeError("dictionaryBytesMax must be >= 0");
+    if (!(this.#opts.datasetDictionaryBytesMax >= 0)) {
+      throw new RangeError("datasetDictionaryBytesMax must be >= 0");
+    }
+    this.#dictionaries = new DictionaryCache({
+      bytesMax: this.#opts.dictionaryBytesMax,
+      datasetBytesMax: this.#opts.datasetDictionaryBytesMax,
+    });
+    this.#segment = new Segment(this.#dictionaries);
     this.#timer = setInterval(() => this.#tick(), opts.flushIntervalMs);
     this.#timer.unref();
   }
@@ -129,6 +166,11 @@ export class SegmentWriter {
     return this.#segment.profiles;
   }
 
+  /** The dictionaries kept between segments (for tests and metrics). */
+  dictionaryStats(): DictionaryCacheStats {
+    return this.#dictionaries.stats();
+  }
+
   #tick(): void {
     if (this.#segment.waiters.length > 0) this.#rotate();
   }
@@ -137,7 +179,9 @@ export class SegmentWriter {
     const segment = this.#segment;
     if (segment.waiters.length === 0) return;
     if (!force && this.#inFlight.size >= this.#opts.maxFlushesInFlight) return;
-    this.#segment = new Segment();
+    this.#segment = new Segment(this.#dictionaries);
+    // Between segments: the closed one keeps the dictionaries it used even if evicted here.
+    this.#dictionaries.enforceBudget();
     const flush = this.#flush(segment).finally(() => {
       this.#inFlight.delete(flush);
       // A segment may have filled up while the flush slots were busy.
@@ -154,7 +198,8 @@ export class SegmentWriter {
     let encodeMs = 0;
     try {
       const builders = [...segment.datasets.values()];
-      const encoded = encodeBlock(builders);
+      // Reads the builders (and their dictionaries) before returning; only zstd is deferred.
+      const encoded = await encodeBlockAsync(builders);
       encodeMs = now() - started;
       sizeBytes = encoded.bytes.byteLength;
       const tenants = new Set(builders.map((b) => b.tenant));
