@@ -76,6 +76,9 @@ export function normalizePprof(pprof: Pprof, input: NormalizeInput): NormalizedP
   );
 
   let stacks: Stacks = { offsets: pprof.sampleLocationOffsets, locations: pprof.sampleLocations };
+  // As Pyroscope's distributor: pprof.FixGoProfile runs the repair once when the depths call for
+  // it, with today's rules (the defaults). Its golden fixture was made differently (two passes,
+  // an older rule); go-truncation.test.ts reproduces that with options.
   if (isGo && mayHaveGoTruncatedStacks(pprof, stacks)) {
     stacks = repairGoTruncatedStacks(pprof, stacks) ?? stacks;
   }
