@@ -5,8 +5,8 @@
  * worker per core a server takes pushes on every core, like Pyroscope's segment-writer
  * shards.
  *
- * Routing: jobs are spread by a hash of (tenant, service), so one service's profiles land
- * on one worker and its symbols stay warm there.
+ * Routing: jobs go by a hash of (tenant, service), so one service's profiles land on one
+ * worker and its symbols stay warm there, unless that worker is far busier than another.
  *
  * Bounds: each worker holds at most `jobsInFlightMax` jobs; beyond that a push is refused
  * with resource_exhausted (429) rather than queued without limit. A worker that dies fails
@@ -47,6 +47,10 @@ interface Slot {
 const workerUrl = new URL("./ingest-worker.ts", import.meta.url);
 /** Respawns after unexpected worker deaths; past this the pool stops replacing them. */
 const respawnsMax = 16;
+/** Jobs a service's own worker may have beyond twice the least busy one's before work moves. */
+const busyMarginJobs = 8;
+/** Young-generation size of an ingest worker, in MiB (V8 default: 16 on 64-bit). */
+const youngGenerationMb = 64;
 
 export class IngestPool {
   readonly #opts: IngestPoolOptions & { jobsInFlightMax: number };
@@ -88,7 +92,7 @@ export class IngestPool {
     if (this.#closing) {
       return Promise.reject(new KilnError("unavailable", "shutting_down", "server is shutting down"));
     }
-    const slot = this.#slots[hash(`${job.tenant}\u0000${serviceKey}`) % this.#slots.length]!;
+    const slot = this.#pick(hash(`${job.tenant}\u0000${serviceKey}`));
     if (slot.jobs.size >= this.#opts.jobsInFlightMax) {
       return Promise.reject(
         new KilnError(
@@ -104,6 +108,18 @@ export class IngestPool {
       const message = withOwnBody(job);
       slot.worker.postMessage({ type: "job", id, job: message.job }, message.transfer);
     });
+  }
+
+  /**
+   * The worker for a job: the service's own worker (its symbols are warm there) unless that
+   * worker is far busier than the least busy one, which then takes it. Locality is only a
+   * speed-up; balance keeps one heavy service from holding back every core but one.
+   */
+  #pick(serviceHash: number): Slot {
+    const preferred = this.#slots[serviceHash % this.#slots.length]!;
+    let least = preferred;
+    for (const slot of this.#slots) if (slot.jobs.size < least.jobs.size) least = slot;
+    return preferred.jobs.size > 2 * least.jobs.size + busyMarginJobs ? least : preferred;
   }
 
   /**
@@ -139,7 +155,13 @@ export class IngestPool {
       segmentBytesMax: this.#opts.segmentBytesMax,
       pendingProfiles: this.#pendingBuffer,
     };
-    const worker = new Worker(workerUrl, { workerData: config, name: `kiln-ingest-${index}` });
+    const worker = new Worker(workerUrl, {
+      workerData: config,
+      name: `kiln-ingest-${index}`,
+      // Ingest allocates many short-lived typed arrays per push; a larger young generation
+      // lets most of them die in cheap scavenges instead of being promoted and marked.
+      resourceLimits: { maxYoungGenerationSizeMb: youngGenerationMb },
+    });
     let markReady!: () => void;
     let failStart!: (err: unknown) => void;
     const ready = new Promise<void>((resolve, reject) => {
