@@ -137,3 +137,26 @@ describe("help", () => {
     assert.match(unknownCommand.stderr, /unknown command "serve"/);
   });
 });
+
+describe("bin/kiln.js", () => {
+  const bin = fileURLToPath(new URL("../../bin/kiln.js", import.meta.url));
+  // The machines' own Node (20) cannot run TypeScript: the shim must bring in Node 24.
+  const systemNode = ["/usr/bin/node", "/usr/local/bin/node"].find((p) => {
+    const v = spawnSync(p, ["--version"], { encoding: "utf8" });
+    return v.status === 0 && Number(/^v(\d+)/.exec(v.stdout)?.[1]) < 24;
+  });
+
+  test("runs the CLI on Node 24", () => {
+    const out = spawnSync(process.execPath, [bin, "--version"], { encoding: "utf8" });
+    assert.equal(out.status, 0, out.stderr);
+    assert.match(out.stdout, /^kiln \d+\.\d+\.\d+\n$/);
+  });
+
+  test("re-launches itself with the project's Node 24 from an older Node", {
+    skip: systemNode === undefined && "no Node older than 24 on this machine",
+  }, () => {
+    const out = spawnSync(systemNode!, [bin, "--help"], { encoding: "utf8" });
+    assert.equal(out.status, 0, out.stderr);
+    assert.equal(out.stdout, helpText());
+  });
+});
