@@ -13,7 +13,7 @@ import { type HttpHandler, readBody, sendError, sendText } from "./api/http-util
 import { createRouter, metricsHandler } from "./api/router.ts";
 import { startHttpServer } from "./api/server.ts";
 import { orgIdHeader, tenantFromHeader, tenantOf } from "./api/tenant.ts";
-import type { KilnConfig } from "./cli/config.ts";
+import { type KilnConfig, limitOptionsOf } from "./cli/config.ts";
 import { PusherService, PushResponseSchema } from "./gen/push/v1/push_pb.js";
 import { IngestPool } from "./ingest/ingest-pool.ts";
 import type { IngestLimits } from "./ingest/normalize/limits.ts";
@@ -35,21 +35,7 @@ export interface RunningKiln {
 }
 
 export function ingestLimitsOf(config: KilnConfig): IngestLimits {
-  return {
-    ...defaultIngestLimits,
-    maxBodyBytes: config.maxBodyBytes,
-    maxProfileSizeBytes: config.maxProfileSizeBytes,
-    maxProfileSamples: config.maxProfileSamples,
-    maxLabelNamesPerSeries: config.maxLabelNamesPerSeries,
-    maxLabelNameLength: config.maxLabelNameLength,
-    maxLabelValueLength: config.maxLabelValueLength,
-    maxSampleLabels: config.maxSampleLabels,
-    maxStackDepth: config.maxStackDepth,
-    maxSymbolLength: config.maxSymbolLength,
-    rejectOlderThanMs: config.rejectOlderThanMs,
-    creationGracePeriodMs: config.creationGracePeriodMs,
-    sanitizeLabelNames: config.sanitizeLabelNames,
-  };
+  return { ...defaultIngestLimits, ...limitOptionsOf(config) };
 }
 
 /** The raw X-Scope-OrgID header, handed from the HTTP layer to the Connect services. */

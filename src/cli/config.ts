@@ -14,9 +14,39 @@
 
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import type { IngestLimits } from "../ingest/normalize/limits.ts";
 import { isLogLevel, type LogLevel } from "../observability/log.ts";
 
-export interface KilnConfig {
+/** The per-tenant ingest limits that are server options (semantics in src/ingest/normalize/limits.ts). */
+export const LIMIT_OPTION_KEYS = [
+  "maxBodyBytes",
+  "maxProfileSizeBytes",
+  "maxProfileSamples",
+  "maxLabelNamesPerSeries",
+  "maxLabelNameLength",
+  "maxLabelValueLength",
+  "maxSampleLabels",
+  "maxStackDepth",
+  "maxSymbolLength",
+  "rejectOlderThanMs",
+  "creationGracePeriodMs",
+  "sanitizeLabelNames",
+] as const satisfies readonly (keyof IngestLimits)[];
+
+export type LimitOptions = Pick<IngestLimits, (typeof LIMIT_OPTION_KEYS)[number]>;
+
+/** The limit options of a config, to lay over `defaultIngestLimits`. */
+export function limitOptionsOf(config: KilnConfig): LimitOptions {
+  const limits = {} as LimitOptions;
+  for (const key of LIMIT_OPTION_KEYS) setOption(limits, key, config[key]);
+  return limits;
+}
+
+function setOption<K extends keyof LimitOptions>(target: LimitOptions, key: K, value: LimitOptions[K]): void {
+  target[key] = value;
+}
+
+export interface KilnConfig extends LimitOptions {
   port: number;
   host: string;
   dataDir: string;
@@ -29,18 +59,6 @@ export interface KilnConfig {
   shutdownTimeoutMs: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
-  maxBodyBytes: number;
-  maxProfileSizeBytes: number;
-  maxProfileSamples: number;
-  maxLabelNamesPerSeries: number;
-  maxLabelNameLength: number;
-  maxLabelValueLength: number;
-  maxSampleLabels: number;
-  maxStackDepth: number;
-  maxSymbolLength: number;
-  rejectOlderThanMs: number;
-  creationGracePeriodMs: number;
-  sanitizeLabelNames: boolean;
 }
 
 type OptionSpec =
