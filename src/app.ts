@@ -1,17 +1,22 @@
 /**
- * The all-in-one Kiln server: composes the object store, the metastore, the segment writer
- * and the HTTP/gRPC API on one port. `kiln server` (src/cli/main.ts) calls `startKiln`.
+ * The all-in-one Kiln server: composes the ingest worker pool (decode, normalize, segment
+ * writers), the query engine and the HTTP/gRPC API on one port. `kiln server`
+ * (src/cli/main.ts) calls `startKiln`.
  *
- * Data folder layout: `<dataDir>/objects/` (filesystem object store) and
- * `<dataDir>/metastore.sqlite` (SQLite metastore, WAL).
+ * Data folder layout: `<dataDir>/objects/` (filesystem object store),
+ * `<dataDir>/metastore.sqlite` (SQLite metastore, WAL) and `<dataDir>/settings/` (tenant
+ * settings of settings.v1, one JSON file per tenant).
  */
 import { mkdir } from "node:fs/promises";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { createContextKey, createContextValues } from "@connectrpc/connect";
+import { createContextKey, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { type HttpHandler, readBody, sendError, sendText } from "./api/http-util.ts";
+import { registerQuerierServices } from "./api/querier-service.ts";
+import { labelValuesHandler, renderDiffHandler, renderHandler } from "./api/render.ts";
 import { createRouter, metricsHandler } from "./api/router.ts";
 import { startHttpServer } from "./api/server.ts";
+import { registerSettingsService, SettingsStore } from "./api/settings-service.ts";
 import { orgIdHeader, tenantFromHeader, tenantOf } from "./api/tenant.ts";
 import { type KilnConfig, limitOptionsOf } from "./cli/config.ts";
 import { PusherService, PushResponseSchema } from "./gen/push/v1/push_pb.js";
@@ -22,8 +27,10 @@ import { IngestHttpError } from "./ingest/receivers/ingest-http.ts";
 import { SqliteMetastore } from "./metastore/sqlite.ts";
 import { KilnError } from "./model/errors.ts";
 import { getLabel, LabelName } from "./model/labels.ts";
+import { FsObjectStore } from "./objstore/fs-store.ts";
 import type { Logger } from "./observability/log.ts";
 import { createRegistry, DURATION_BUCKETS_SECONDS, registerProcessMetrics } from "./observability/metrics.ts";
+import { QueryEngine } from "./query/engine.ts";
 
 export interface RunningKiln {
   /** Resolves once writes are accepted (`/ready` answers 200 from then on). */
@@ -135,6 +142,18 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     }
   };
 
+  // The query side reads the stores through its own handles (SQLite WAL allows concurrent readers).
+  const queryStore = await FsObjectStore.open(join(dataDir, "objects"));
+  const queryMetastore = await SqliteMetastore.open(dataDir);
+  const engine = new QueryEngine({ store: queryStore, metastore: queryMetastore });
+  const settings = new SettingsStore(dataDir);
+  const tenantOfContext = (context: HandlerContext) =>
+    tenantFromHeader(context.values.get(orgIdKey), config.multitenancy);
+  const render = {
+    engine,
+    tenantOf: (req: Parameters<typeof tenantOf>[0]) => tenantOf(req, config.multitenancy),
+  };
+
   const router = createRouter({
     logger,
     metrics,
@@ -150,6 +169,13 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     .get("/metrics", metricsHandler(metrics))
     .post("/ingest", ingestHandler)
     .post("/pyroscope/ingest", ingestHandler)
+    .get("/pyroscope/render", renderHandler(render))
+    .get("/pyroscope/render-diff", renderDiffHandler(render))
+    .get("/pyroscope/label-values", labelValuesHandler(render))
+    .connect((r) => {
+      registerQuerierServices(r, engine, tenantOfContext, { utf8LabelNames: !config.sanitizeLabelNames });
+      registerSettingsService(r, settings, tenantOfContext);
+    })
     .connect((r) => {
       r.service(PusherService, {
         async push(request, context) {
@@ -194,6 +220,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       await pool.close();
       shutdownController.abort();
       await server.close();
+      await queryMetastore.close();
+      await queryStore.close();
       logger.info("shutdown complete");
     })();
     return shutdownPromise;
