@@ -208,6 +208,12 @@ describe("query API", { skip: corpus.skip }, () => {
         };
         checkTop(`${label} render`, topTable(treeFromFlameGraph(rendered)), tables);
         assert.ok(body.timeline.durationDelta >= 15);
+        // The timeline covers the same profiles as the flame graph, the newest step included.
+        const timelineSum = body.timeline.samples.reduce((a, b) => a + b, 0);
+        assert.ok(
+          Math.abs(timelineSum - body.flamebearer.numTicks) <= body.timeline.samples.length,
+          `${label}: timeline`,
+        );
         checked++;
       }
     }

@@ -75,7 +75,7 @@ describe("render timeline", () => {
     assert.equal(autoStepSeconds(0, 30 * 24 * 3600 * 1000), 1800);
   });
 
-  it("buckets points by step from the snapped start, gaps filled with 0", () => {
+  it("buckets points by step from the snapped start, gaps filled with 0, up to the step holding until", () => {
     const t = timelineOf(
       [
         { timestamp: 1_000_020_000, value: 3 },
@@ -87,7 +87,9 @@ describe("render timeline", () => {
     );
     assert.equal(t.startTime, 1_000_005);
     assert.equal(t.durationDelta, 15);
-    assert.deepEqual(t.samples, [0, 3, 0, 4]);
+    // Points carry their bucket's right edge: 1_000_020 s is the step starting at 1_000_005.
+    // The last step (1_000_065–1_000_080) holds `until` and is shown although still partial.
+    assert.deepEqual(t.samples, [3, 0, 4, 0, 0]);
   });
 });
 

@@ -75,8 +75,9 @@ interface Timeline {
 }
 
 /**
- * One value per step from `fromMs` snapped down to the step, up to (excluding) `untilMs`
- * snapped down; a point at edge e (ms) fills the sample of second e/1000.
+ * One value per step from `fromMs` snapped down to the step, up to the step holding
+ * `untilMs` (so the most recent, still partial step is shown). Series points carry the right
+ * edge e of their bucket (e − step, e], so a point fills the sample starting at e − step.
  */
 export function timelineOf(
   points: SeriesResult["points"],
@@ -85,11 +86,11 @@ export function timelineOf(
   stepS: number,
 ): Timeline {
   const startS = Math.floor(fromMs / 1000 / stepS) * stepS;
-  const endS = Math.floor(untilMs / 1000 / stepS) * stepS;
+  const endS = Math.ceil(untilMs / 1000 / stepS) * stepS;
   const count = Math.max(0, Math.round((endS - startS) / stepS));
   const samples = new Array<number>(count).fill(0);
   for (const p of points) {
-    const i = Math.floor((p.timestamp / 1000 - startS) / stepS);
+    const i = Math.round((p.timestamp / 1000 - startS) / stepS) - 1;
     if (i >= 0 && i < count) samples[i]! += Math.round(p.value);
   }
   return { startTime: startS, samples, durationDelta: stepS, watermarks: null };
