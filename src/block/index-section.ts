@@ -3,6 +3,7 @@
  * label name → value → series postings (docs/block-format.md, "Index section").
  */
 import type { Label, Labels } from "../model/labels.ts";
+import { StringInterner } from "../model/string-interner.ts";
 import { ByteReader, ByteWriter, readStringColumn, writeStringColumn } from "./encoding.ts";
 import { assert, SECTION_PAYLOAD_BYTES_MAX } from "./format.ts";
 
@@ -39,7 +40,7 @@ export function encodeIndex(series: readonly SeriesEntry[]): Uint8Array {
   for (let i = 1; i < series.length; i++) {
     assert(compareLabelSets(series[i - 1]!.labels, series[i]!.labels) < 0, "index: series not sorted");
   }
-  const strings = new StringTable();
+  const strings = new StringInterner();
   const postings = new Map<string, Map<string, number[]>>();
   series.forEach((entry, seriesIndex) => {
     for (const [name, value] of entry.labels) {
@@ -75,7 +76,7 @@ export function encodeIndex(series: readonly SeriesEntry[]): Uint8Array {
 function writePostings(
   writer: ByteWriter,
   postings: Map<string, Map<string, number[]>>,
-  strings: StringTable,
+  strings: StringInterner,
 ): void {
   const names = [...postings.keys()].sort();
   writer.uvarint(names.length);
@@ -94,20 +95,6 @@ function writePostings(
         previous = seriesIndex;
       }
     }
-  }
-}
-
-class StringTable {
-  readonly list: string[] = [];
-  readonly #ids = new Map<string, number>();
-  id(text: string): number {
-    let id = this.#ids.get(text);
-    if (id === undefined) {
-      id = this.list.length;
-      this.list.push(text);
-      this.#ids.set(text, id);
-    }
-    return id;
   }
 }
 

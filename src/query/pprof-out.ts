@@ -11,6 +11,7 @@ import { STACK_DEPTH_MAX } from "../block/format.ts";
 import type { SymbolsSection } from "../block/symbols.ts";
 import type { Pprof } from "../model/pprof.ts";
 import { parseProfileTypeId } from "../model/profile-type.ts";
+import { StringInterner } from "../model/string-interner.ts";
 
 /** Output stack trie keys are parent·2^26 + location: both stay below 2^26 (and the key below 2^52). */
 const KEY_FACTOR = 2 ** 26;
@@ -24,23 +25,9 @@ export interface PprofOutputOptions {
   period?: number;
 }
 
-class Strings {
-  readonly list: string[] = [""];
-  readonly #ids = new Map<string, number>([["", 0]]);
-  id(text: string): number {
-    let id = this.#ids.get(text);
-    if (id === undefined) {
-      id = this.list.length;
-      this.list.push(text);
-      this.#ids.set(text, id);
-    }
-    return id;
-  }
-}
-
 /** Accumulates datasets' stack sums into one pprof. */
 export class PprofBuilder {
-  readonly #strings = new Strings();
+  readonly #strings = new StringInterner({ initial: [""] });
   readonly #mappingKeys = new Map<string, number>();
   readonly #mappings: number[][] = [];
   readonly #functionKeys = new Map<string, number>();

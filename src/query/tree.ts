@@ -15,6 +15,7 @@
 import { basename } from "node:path";
 import { STACK_DEPTH_MAX } from "../block/format.ts";
 import type { SymbolsSection } from "../block/symbols.ts";
+import { StringInterner } from "../model/string-interner.ts";
 
 /** Upper bound on name-tree nodes: a name tree never has more nodes than its stack trees. */
 export const NAME_TREE_NODE_COUNT_MAX = 2 ** 26;
@@ -22,28 +23,13 @@ export const NAME_TREE_NODE_COUNT_MAX = 2 ** 26;
 export const NAME_COUNT_MAX = 2 ** 26;
 
 /** Interned function names; ids are dense and stable for the table's lifetime. */
-export class NameTable {
-  readonly names: string[] = [];
-  readonly #ids = new Map<string, number>();
-
-  get count(): number {
-    return this.names.length;
+export class NameTable extends StringInterner {
+  constructor() {
+    super({ countMax: NAME_COUNT_MAX });
   }
 
-  id(name: string): number {
-    let id = this.#ids.get(name);
-    if (id === undefined) {
-      id = this.names.length;
-      if (!(id < NAME_COUNT_MAX)) throw new RangeError(`name table exceeds ${NAME_COUNT_MAX} names`);
-      this.names.push(name);
-      this.#ids.set(name, id);
-    }
-    return id;
-  }
-
-  /** The id of `name` if interned, else -1 (lookups that must not grow the table). */
-  find(name: string): number {
-    return this.#ids.get(name) ?? -1;
+  get names(): string[] {
+    return this.list;
   }
 
   /**

@@ -10,6 +10,7 @@
  */
 import { KilnError } from "../../model/errors.ts";
 import type { Pprof } from "../../model/pprof.ts";
+import { StringInterner } from "../../model/string-interner.ts";
 import type { ParsedStacks } from "./stacks.ts";
 
 export interface SuffixProfileType {
@@ -82,17 +83,9 @@ const nanosPerSecond = 1_000_000_000;
 
 export function textStacksToPprof(parsed: ParsedStacks, input: TextPprofInput): Pprof {
   const { type } = input;
-  const strings: string[] = [""];
-  const stringIndex = new Map<string, number>([["", 0]]);
-  const intern = (s: string): number => {
-    let i = stringIndex.get(s);
-    if (i === undefined) {
-      i = strings.length;
-      strings.push(s);
-      stringIndex.set(s, i);
-    }
-    return i;
-  };
+  const stringTable = new StringInterner({ initial: [""] });
+  const strings = stringTable.list;
+  const intern = (s: string): number => stringTable.id(s);
 
   let sampleType = type.sampleType;
   let sampleUnit = type.sampleUnit;
