@@ -19,6 +19,7 @@ import { startHttpServer } from "./api/server.ts";
 import { registerSettingsService, SettingsStore } from "./api/settings-service.ts";
 import { orgIdHeader, tenantFromHeader, tenantOf } from "./api/tenant.ts";
 import { type KilnConfig, limitOptionsOf } from "./cli/config.ts";
+import { otlpHttpHandler, otlpHttpPath, registerOtlpProfilesService } from "./formats/otlp/receiver.ts";
 import { PusherService, PushResponseSchema } from "./gen/push/v1/push_pb.js";
 import { IngestPool } from "./ingest/ingest-pool.ts";
 import type { IngestLimits } from "./ingest/normalize/limits.ts";
@@ -154,6 +155,15 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     tenantOf: (req: Parameters<typeof tenantOf>[0]) => tenantOf(req, config.multitenancy),
   };
 
+  const otlp = {
+    ingest: (job: Parameters<typeof pool.ingest>[0], serviceKey: string) => pool.ingest(job, serviceKey),
+    tenantOfRequest: (req: Parameters<typeof tenantOf>[0]) => tenantOf(req, config.multitenancy),
+    tenantOfContext,
+    maxBodyBytes: limits.maxBodyBytes,
+    onStored: (n: number) => profilesIngested.inc({ receiver: "otlp" }, n),
+    onRejected: (reason: string) => rejected.inc({ receiver: "otlp", reason }),
+    logger,
+  };
   const router = createRouter({
     logger,
     metrics,
@@ -169,6 +179,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     .get("/metrics", metricsHandler(metrics))
     .post("/ingest", ingestHandler)
     .post("/pyroscope/ingest", ingestHandler)
+    .post(otlpHttpPath, otlpHttpHandler(otlp))
     .get("/pyroscope/render", renderHandler(render))
     .get("/pyroscope/render-diff", renderDiffHandler(render))
     .get("/pyroscope/label-values", labelValuesHandler(render))
@@ -176,6 +187,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       registerQuerierServices(r, engine, tenantOfContext, { utf8LabelNames: !config.sanitizeLabelNames });
       registerSettingsService(r, settings, tenantOfContext);
     })
+    .connect((r) => registerOtlpProfilesService(r, otlp))
     .connect((r) => {
       r.service(PusherService, {
         async push(request, context) {

@@ -36,7 +36,19 @@ export interface PushIngestJob {
   nowMs: number;
 }
 
-export type IngestJob = HttpIngestJob | PushIngestJob;
+/** An OTLP profiles export (wire reference §7): the raw request body, HTTP or re-encoded gRPC. */
+export interface OtlpIngestJob {
+  kind: "otlp";
+  tenant: string;
+  /** application/x-protobuf, application/protobuf or application/json. */
+  contentType: string | undefined;
+  /** Content-Encoding of `body` (gzip or none); the worker decompresses. */
+  contentEncoding: string | undefined;
+  body: Uint8Array;
+  nowMs: number;
+}
+
+export type IngestJob = HttpIngestJob | PushIngestJob | OtlpIngestJob;
 
 export interface SerializedError {
   code: ErrorCode;

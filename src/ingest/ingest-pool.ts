@@ -224,7 +224,7 @@ export class IngestPool {
  * never be detached, and structured clone would copy that whole buffer anyway.
  */
 function withOwnBody(job: IngestJob): { job: IngestJob; transfer: ArrayBuffer[] } {
-  if (job.kind !== "http") return { job, transfer: [] };
+  if (job.kind === "push") return { job, transfer: [] };
   const body = new Uint8Array(job.body);
   return { job: { ...job, body }, transfer: [body.buffer] };
 }

@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { parentPort, workerData } from "node:worker_threads";
+import { profilesFromOtlp } from "../formats/otlp/ingest.ts";
 import { SqliteMetastore } from "../metastore/sqlite.ts";
 import { KilnError } from "../model/errors.ts";
 import type { NormalizedProfile } from "../model/profile.ts";
@@ -60,6 +61,15 @@ async function profilesOf(job: IngestJob): Promise<NormalizedProfile[]> {
       nowMs: job.nowMs,
     });
     return result.profiles;
+  }
+  if (job.kind === "otlp") {
+    return profilesFromOtlp({
+      body: job.body,
+      contentType: job.contentType,
+      contentEncoding: job.contentEncoding,
+      limits: config.limits,
+      nowMs: job.nowMs,
+    });
   }
   return profilesFromPushRequest(job, config.limits, job.nowMs);
 }
