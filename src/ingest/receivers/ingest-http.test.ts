@@ -324,11 +324,6 @@ describe("parseIngestRequest: errors (§2.7)", () => {
 
   it("formats not implemented yet → 422 with a clear message", async () => {
     await assertStatus(
-      () => ingest("name=a&format=jfr", text("x")),
-      422,
-      /^format jfr is not supported yet$/,
-    );
-    await assertStatus(
       () => ingest("name=a&format=speedscope", text("{}")),
       422,
       /speedscope is not supported yet/,
@@ -337,6 +332,124 @@ describe("parseIngestRequest: errors (§2.7)", () => {
       () => ingest("name=a", text("x"), "binary/octet-stream+trie"),
       422,
       /trie is not supported yet/,
+    );
+  });
+});
+
+const jfrCorpus = testdata("jfr");
+
+describe("parseIngestRequest: JFR (§2.4.3)", () => {
+  const from = Math.floor(nowMs / 1000) - 10;
+
+  it("raw gzipped async-profiler JFR → one series per event kind, labelled per §2.2", {
+    skip: jfrCorpus.skip,
+  }, async () => {
+    const body = readFileSync(testdataFile("jfr/pyroscope-kafka-cpu-lock0-alloc0.jfr.gz"));
+    const profiles = await ingest(
+      `name=kafka{env=prod,__secret=x}&format=jfr&spyName=javaspy&from=${from}&until=${from + 10}`,
+      body,
+      "application/octet-stream",
+    );
+    const totals = totalsByType(profiles);
+    assert.deepEqual(Object.fromEntries([...totals].sort()), {
+      "block:contentions:count:block:count": 435,
+      "block:delay:nanoseconds:block:count": 100900692,
+      "memory:alloc_in_new_tlab_bytes:bytes:space:bytes": 1598335640,
+      "memory:alloc_in_new_tlab_objects:count:space:bytes": 7972,
+      "memory:alloc_outside_tlab_bytes:bytes:space:bytes": 43715768,
+      "memory:alloc_outside_tlab_objects:count:space:bytes": 2238,
+      "mutex:contentions:count:mutex:count": 1773,
+      "mutex:delay:nanoseconds:mutex:count": 3908034578,
+      "process_cpu:cpu:nanoseconds:cpu:nanoseconds": 5820000000,
+    });
+    for (const p of profiles) {
+      assert.equal(getLabel(p.seriesLabels, "service_name"), "kafka");
+      assert.equal(getLabel(p.seriesLabels, "app_name"), undefined);
+      assert.equal(getLabel(p.seriesLabels, "env"), "prod");
+      assert.equal(getLabel(p.seriesLabels, "__secret"), undefined);
+      assert.equal(getLabel(p.seriesLabels, "jfr_event"), "cpu");
+      assert.equal(getLabel(p.seriesLabels, "pyroscope_spy"), "javaspy");
+      assert.equal(getLabel(p.seriesLabels, "__delta__"), undefined);
+      assert.equal(p.timeNanos, BigInt(from) * 1_000_000_000n);
+      assert.equal(p.durationNanos, 10_000_000_000n);
+    }
+  });
+
+  it("multipart jfr + labels parts: context labels split series; service_name tag moves the app name to app_name", {
+    skip: jfrCorpus.skip,
+  }, async () => {
+    const jfr = readFileSync(testdataFile("jfr/pyroscope-dump1.jfr.gz"));
+    const labels = readFileSync(testdataFile("jfr/pyroscope-dump1.labels.pb.gz"));
+    const { body, contentType } = goMultipart("jfrboundary", [
+      ["jfr", "jfr", jfr],
+      ["labels", "labels", labels],
+    ]);
+    const profiles = await ingest(
+      `name=app{service_name=svc}&format=jfr&sampleRate=50&from=${from}`,
+      body,
+      contentType,
+    );
+    const threads = new Set(profiles.map((p) => getLabel(p.seriesLabels, "thread_name") ?? ""));
+    assert.deepEqual([...threads].sort(), [
+      "",
+      "pool-2-thread-1",
+      "pool-2-thread-3",
+      "pool-2-thread-5",
+      "pool-2-thread-7",
+    ]);
+    for (const p of profiles) {
+      assert.equal(getLabel(p.seriesLabels, "service_name"), "svc");
+      assert.equal(getLabel(p.seriesLabels, "app_name"), "app");
+      assert.equal(getLabel(p.seriesLabels, "jfr_event"), "itimer");
+      assert.equal(getLabel(p.seriesLabels, "__name__"), "process_cpu");
+    }
+    // 2188 samples at sampleRate=50 → 20 ms each.
+    assert.deepEqual(
+      [...totalsByType(profiles)],
+      [["process_cpu:cpu:nanoseconds:cpu:nanoseconds", 2188 * 2e7]],
+    );
+
+    // Without the labels part, the same samples land in one series.
+    const bare = goMultipart("jfrboundary", [["jfr", "jfr", jfr]]);
+    const unlabelled = await ingest(`name=app&format=jfr&from=${from}`, bare.body, bare.contentType);
+    assert.equal(unlabelled.length, 1);
+    assert.equal(getLabel(unlabelled[0]!.seriesLabels, "service_name"), "app");
+  });
+
+  it("bad JFR, a missing jfr part, bad gzip or bad labels → 422", async () => {
+    await assertStatus(() => ingest("name=a&format=jfr", text("x")), 422, /too short/, "unknown");
+    await assertStatus(
+      () =>
+        ingest(
+          "name=a&format=jfr",
+          text("definitely not a flight recording, but long enough to hold a chunk header."),
+        ),
+      422,
+      /malformed JFR.*bad magic/,
+      "unknown",
+    );
+    await assertStatus(() => ingest("name=a&format=jfr", new Uint8Array(0)), 422, /too short/);
+    const noJfr = goMultipart("b", [["labels", "labels", text("xx")]]);
+    await assertStatus(
+      () => ingest("name=a&format=jfr", noJfr.body, noJfr.contentType),
+      422,
+      /jfr field is required/,
+    );
+    const badGzip = goMultipart("b", [["jfr", "jfr", Uint8Array.from([0x1f, 0x8b, 1, 2, 3])]]);
+    await assertStatus(() => ingest("name=a&format=jfr", badGzip.body, badGzip.contentType), 422, /gzip/);
+    const badLabels = goMultipart("b", [
+      ["jfr", "jfr", text("FLR\0 not really")],
+      ["labels", "labels", Uint8Array.from([0x0a, 0x7f])],
+    ]);
+    await assertStatus(
+      () => ingest("name=a&format=jfr", badLabels.body, badLabels.contentType),
+      422,
+      /labels form field/,
+    );
+    await assertStatus(
+      () => ingest("name=a&format=jfr", text("--x\r\n"), "multipart/form-data; boundary=x"),
+      422,
+      /./,
     );
   });
 });

@@ -16,8 +16,11 @@
  *   resource_exhausted, …).
  */
 
+import { jfrToPprof } from "../../formats/jfr/convert.ts";
+import { decodeLabelsSnapshot, type LabelsSnapshot } from "../../formats/jfr/labels-snapshot.ts";
 import { parseMultipart } from "../../formats/multipart/multipart.ts";
 import { decodePprofAsync } from "../../formats/pprof/decode.ts";
+import { inflateProfileAsync } from "../../formats/pprof/inflate.ts";
 import { parseFolded } from "../../formats/text/folded.ts";
 import { parseLines } from "../../formats/text/lines.ts";
 import { parseAppName } from "../../formats/text/name.ts";
@@ -96,6 +99,7 @@ interface RequestMeta {
   appName: string;
   tags: Map<string, string>;
   fromNanos: bigint;
+  untilNanos: bigint;
   sampleRateHz: number;
   spyName: string;
 }
@@ -120,9 +124,10 @@ export async function parseIngestRequest(req: IngestHttpRequest): Promise<Ingest
       return { profiles: await ingestPprof(req.body, undefined, req, meta) };
     case "multipart":
       return { profiles: await ingestMultipart(req, meta) };
+    case "jfr":
+      return { profiles: await ingestJfr(req, meta) };
     case "trie":
     case "tree":
-    case "jfr":
     case "speedscope":
       throw new IngestHttpError(
         422,
@@ -142,6 +147,7 @@ function parseMeta(query: URLSearchParams, nowMs: number): RequestMeta {
   }
   const nowNanos = BigInt(Math.trunc(nowMs)) * 1_000_000n;
   const from = query.get("from");
+  const until = query.get("until");
   // Pyroscope reads sampleRate with Atoi and falls back to 100 on error; a negative rate
   // would wrap in its uint32, the wire reference settles it as 100 too.
   const rateText = query.get("sampleRate");
@@ -152,6 +158,7 @@ function parseMeta(query: URLSearchParams, nowMs: number): RequestMeta {
     appName: parsed.appName,
     tags: parsed.tags,
     fromNanos: from ? parseTimeNanos(from, nowMs) : nowNanos,
+    untilNanos: until ? parseTimeNanos(until, nowMs) : nowNanos,
     sampleRateHz: rate < 0 ? defaultSampleRateHz : rate,
     spyName: spy ? spy : "unknown",
   };
@@ -267,6 +274,79 @@ async function ingestPprof(
     // Decoding and everything after it on the pprof path fail the request with 422.
     throw asStatus(err, 422, "unknown");
   }
+}
+
+/**
+ * Decompressed JFR recordings (and labels parts) are capped here, on top of the body limit:
+ * a gzip bomb costs at most this much memory.
+ */
+const maxJfrBytes = 64 * 1024 * 1024;
+
+/**
+ * JFR (§2.4.3): a raw recording, or multipart with a required `jfr` part and an optional
+ * `labels` part (pyroscope-java's LabelsSnapshot), each gzip-sniffed. One pprof per profile
+ * kind, labelled per §2.2's JFR row, then normalized as any pprof. Every failure, from the
+ * form to label validation, answers 422 as upstream.
+ */
+async function ingestJfr(req: IngestHttpRequest, meta: RequestMeta): Promise<NormalizedProfile[]> {
+  const maxBytes = req.limits.maxBodyBytes > 0 ? Math.min(req.limits.maxBodyBytes, maxJfrBytes) : maxJfrBytes;
+  try {
+    let jfr = req.body;
+    let labels: LabelsSnapshot | undefined;
+    if ((req.contentType ?? "").includes("multipart/form-data")) {
+      const files = parseMultipart(req.body, req.contentType ?? "", {
+        maxParts: maxMultipartParts,
+        maxPartBytes: req.limits.maxBodyBytes > 0 ? req.limits.maxBodyBytes : req.body.length,
+      });
+      const part = files.get("jfr");
+      if (!part) {
+        throw new IngestHttpError(422, "unknown", "malformed_jfr", "jfr field is required");
+      }
+      jfr = part;
+      const labelsPart = files.get("labels");
+      if (labelsPart && labelsPart.length > 0) {
+        labels = decodeLabelsSnapshot(await inflateJfrPart(labelsPart, maxBytes, "labels"));
+      }
+    }
+    const recording = await inflateJfrPart(jfr, maxBytes, "jfr");
+    const conversion = jfrToPprof(recording, {
+      sampleRate: meta.sampleRateHz,
+      startNanos: meta.fromNanos,
+      endNanos: meta.untilNanos,
+      ...(labels ? { labels } : {}),
+    });
+    const out: NormalizedProfile[] = [];
+    for (const profile of conversion.profiles) {
+      const labels: Label[] = allowedTags(meta.tags);
+      labels.push(
+        [LabelName.spy, meta.spyName],
+        [LabelName.delta, "false"],
+        [meta.tags.has(LabelName.serviceName) ? LabelName.appName : LabelName.serviceName, meta.appName],
+        [LabelName.metricName, profile.metricName],
+      );
+      if (conversion.event !== "") labels.push(["jfr_event", conversion.event]);
+      out.push(
+        ...normalizePprof(profile.pprof, {
+          seriesLabels: labels,
+          limits: req.limits,
+          nowMs: req.nowMs,
+          fallbackTimeNanos: meta.fromNanos,
+          ...(req.profileIdFor ? { profileIdFor: req.profileIdFor } : {}),
+        }),
+      );
+    }
+    return out;
+  } catch (err) {
+    throw asStatus(err, 422, "unknown");
+  }
+}
+
+/** gzip-sniffed, size-capped bytes of a JFR upload part; too short to sniff is an error. */
+async function inflateJfrPart(bytes: Uint8Array, maxBytes: number, what: string): Promise<Uint8Array> {
+  if (bytes.length < 2) {
+    throw new KilnError("invalid_argument", "malformed_jfr", `${what}: ${bytes.length} bytes is too short`);
+  }
+  return inflateProfileAsync(bytes, maxBytes);
 }
 
 /** Tags become series labels unless private (`__…`), except `__session_id__` (§2.2). */
