@@ -19,6 +19,7 @@ import { startHttpServer } from "./api/server.ts";
 import { registerSettingsService, SettingsStore } from "./api/settings-service.ts";
 import { orgIdHeader, tenantFromHeader, tenantOf } from "./api/tenant.ts";
 import { type KilnConfig, limitOptionsOf } from "./cli/config.ts";
+import { startServerCompactor } from "./compactor/server.ts";
 import { otlpHttpHandler, otlpHttpPath, registerOtlpProfilesService } from "./formats/otlp/receiver.ts";
 import { PusherService, PushResponseSchema } from "./gen/push/v1/push_pb.js";
 import { IngestPool } from "./ingest/ingest-pool.ts";
@@ -146,7 +147,19 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
   // The query side reads the stores through its own handles (SQLite WAL allows concurrent readers).
   const queryStore = await FsObjectStore.open(join(dataDir, "objects"));
   const queryMetastore = await SqliteMetastore.open(dataDir);
-  const engine = new QueryEngine({ store: queryStore, metastore: queryMetastore });
+  // Compaction merges the flushed segments (src/compactor/); it can also run as its own process.
+  const compactor = config.compaction
+    ? await startServerCompactor({ dataDir, config, metrics, logger })
+    : undefined;
+  const engine = new QueryEngine({
+    store: queryStore,
+    metastore: queryMetastore,
+    limits: {
+      timeoutMs: config.queryTimeoutMs,
+      bytesReadMax: config.queryBytesReadMax,
+      memoryBytesMax: config.queryMemoryBytesMax,
+    },
+  });
   const settings = new SettingsStore(dataDir);
   const tenantOfContext = (context: HandlerContext) =>
     tenantFromHeader(context.values.get(orgIdKey), config.multitenancy);
@@ -164,6 +177,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     onRejected: (reason: string) => rejected.inc({ receiver: "otlp", reason }),
     logger,
   };
+
   const router = createRouter({
     logger,
     metrics,
@@ -234,6 +248,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       await server.close();
       await queryMetastore.close();
       await queryStore.close();
+      await compactor?.stop();
       logger.info("shutdown complete");
     })();
     return shutdownPromise;

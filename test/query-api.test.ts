@@ -22,11 +22,14 @@ import { Profile } from "pprof-format";
 import { FeatureFlagsService } from "../src/gen/capabilities/v1/capabilities_pb.js";
 import { ProfileSchema } from "../src/gen/google/v1/profile_pb.js";
 import {
+  AnalyzeQueryResponseSchema,
   DiffResponseSchema,
   type FlameGraph as FlameGraphMessage,
+  HeatmapQueryType,
   ProfileFormat,
   ProfileTypesResponseSchema,
   QuerierService,
+  SelectHeatmapResponseSchema,
   SelectMergeStacktracesRequestSchema,
   SelectMergeStacktracesResponseSchema,
   SelectSeriesResponseSchema,
@@ -34,6 +37,7 @@ import {
 } from "../src/gen/querier/v1/querier_pb.js";
 import { SettingsService } from "../src/gen/settings/v1/setting_pb.js";
 import {
+  ExemplarType,
   GetProfileStatsResponseSchema,
   LabelNamesResponseSchema,
   LabelValuesResponseSchema,
@@ -270,6 +274,33 @@ describe("query API", { skip: corpus.skip }, () => {
         (c) => c.diff({ left: stack, right: { ...stack, labelSelector: '{service_name="java-copy"}' } }),
       ],
       ["GetProfileStats", GetProfileStatsResponseSchema, (c) => c.getProfileStats({})],
+      [
+        "SelectMergeStacktraces DOT",
+        SelectMergeStacktracesResponseSchema,
+        (c) => c.selectMergeStacktraces({ ...stack, format: ProfileFormat.DOT }),
+      ],
+      [
+        "SelectSeries exemplars",
+        SelectSeriesResponseSchema,
+        (c) => c.selectSeries({ ...stack, step: 3600, exemplarType: ExemplarType.INDIVIDUAL }),
+      ],
+      [
+        "SelectHeatmap",
+        SelectHeatmapResponseSchema,
+        (c) =>
+          c.selectHeatmap({
+            ...stack,
+            step: 3600,
+            groupBy: ["service_name"],
+            queryType: HeatmapQueryType.INDIVIDUAL,
+            exemplarType: ExemplarType.INDIVIDUAL,
+          }),
+      ],
+      [
+        "AnalyzeQuery",
+        AnalyzeQueryResponseSchema,
+        (c) => c.analyzeQuery({ query: `${javaType}{service_name=~"svc-.*|java-copy"}`, ...range }),
+      ],
     ];
     const clients = Object.entries(transports(kiln.url, TENANT)).map(
       ([name, t]) => [name, createClient(QuerierService, t)] as const,
@@ -572,12 +603,12 @@ describe("query API", { skip: corpus.skip }, () => {
     );
     const dot = client.selectMergeStacktraces({
       profileTypeID: "process_cpu:cpu:nanoseconds:cpu:nanoseconds",
-      labelSelector: "{}",
+      labelSelector: "{a=}",
       format: ProfileFormat.DOT,
     });
     await assert.rejects(
       dot,
-      (err: unknown) => err instanceof ConnectError && err.code === Code.Unimplemented,
+      (err: unknown) => err instanceof ConnectError && err.code === Code.InvalidArgument,
     );
     const res = await fetch(
       `${kiln.url}/pyroscope/render?${new URLSearchParams({ query: "process_cpu:cpu:nanoseconds:cpu:nanoseconds{a=}" })}`,

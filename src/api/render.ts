@@ -4,13 +4,15 @@
  * every query; errors are Connect-style JSON bodies (`{"code","message"}`) with the code's
  * HTTP status. Responses are gzipped when the client accepts it.
  *
- * `format=dot` (Graphviz) is not implemented and answers 501 `unimplemented`.
+ * `format=dot` answers the Graphviz call graph (query/dot.ts) as text, at most `maxNodes`
+ * (default 100) function nodes; the body is empty when there is no data.
  */
 import { gzipSync } from "node:zlib";
 import { KilnError } from "../model/errors.ts";
 import { type ProfileType, parseProfileTypeId } from "../model/profile-type.ts";
 import { formatSelector, parseQuery } from "../model/selector.ts";
 import { parseTime } from "../model/time.ts";
+import { DOT_DEFAULT_MAX_NODES, dotOf } from "../query/dot.ts";
 import type { QueryEngine, SeriesResult } from "../query/engine.ts";
 import { flameGraph, flameGraphDiff } from "../query/flamegraph.ts";
 import { NameTable } from "../query/tree.ts";
@@ -133,13 +135,13 @@ function parseRenderQuery(text: string | null, param: string): ParsedRenderQuery
   return { profileTypeId: parsed.profileTypeId, profileType, selector: formatSelector(parsed.matchers) };
 }
 
-function maxNodesParam(params: URLSearchParams): number {
+function maxNodesParam(params: URLSearchParams, fallback = DEFAULT_MAX_NODES): number {
   const raw = params.get("maxNodes") ?? params.get("max-nodes");
-  if (raw === null || raw === "") return DEFAULT_MAX_NODES;
+  if (raw === null || raw === "") return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0)
     throw badRequest(`maxNodes ${JSON.stringify(raw)} is not a non-negative number`);
-  if (n === 0) return DEFAULT_MAX_NODES;
+  if (n === 0) return fallback;
   return Math.min(Math.trunc(n), MAX_NODES_LIMIT);
 }
 
@@ -149,8 +151,12 @@ function timeParam(params: URLSearchParams, name: string, nowMs: number): number
 }
 
 function sendJsonBody(req: HttpRequest, res: HttpResponse, body: unknown): void {
-  let bytes: Buffer = Buffer.from(JSON.stringify(body), "utf8");
-  const headers: Record<string, string | number> = { "content-type": "application/json" };
+  sendBody(req, res, Buffer.from(JSON.stringify(body), "utf8"), "application/json");
+}
+
+function sendBody(req: HttpRequest, res: HttpResponse, body: Buffer, contentType: string): void {
+  let bytes = body;
+  const headers: Record<string, string | number> = { "content-type": contentType };
   const accept = req.headers["accept-encoding"];
   if (bytes.byteLength >= GZIP_MIN_BYTES && typeof accept === "string" && /\bgzip\b/.test(accept)) {
     bytes = gzipSync(bytes);
@@ -160,6 +166,17 @@ function sendJsonBody(req: HttpRequest, res: HttpResponse, body: unknown): void 
   headers.vary = "accept-encoding";
   writeHead(res, 200, headers);
   res.end(bytes);
+}
+
+/** Aborts when the client goes away before the answer is sent (stops the query). */
+function clientSignal(res: HttpResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once("close", () => {
+    if (!res.writableEnded) {
+      controller.abort(new KilnError("canceled", "client_closed", "query canceled: the client went away"));
+    }
+  });
+  return controller.signal;
 }
 
 function paramsOf(req: HttpRequest): URLSearchParams {
@@ -173,13 +190,26 @@ export function renderHandler(options: RenderOptions): HttpHandler {
       const tenant = options.tenantOf(req);
       const params = paramsOf(req);
       const query = parseRenderQuery(params.get("query"), "query");
-      if (params.get("format") === "dot") {
-        throw new KilnError("unimplemented", "dot_unsupported", "format=dot is not supported by this server");
-      }
       const nowMs = engine.now();
       const fromMs = timeParam(params, "from", nowMs);
       const untilMs = timeParam(params, "until", nowMs);
       if (untilMs < fromMs) throw badRequest(`until (${untilMs}) is before from (${fromMs})`);
+      if (params.get("format") === "dot") {
+        const tree = await engine.mergeTree({
+          tenant,
+          profileType: query.profileTypeId,
+          selector: query.selector,
+          startMs: fromMs,
+          endMs: untilMs,
+          signal: clientSignal(res),
+        });
+        const dot = dotOf(tree, {
+          maxNodes: maxNodesParam(params, DOT_DEFAULT_MAX_NODES),
+          profileType: query.profileTypeId,
+        });
+        sendBody(req, res, Buffer.from(dot, "utf8"), "text/plain; charset=utf-8");
+        return;
+      }
       const maxNodes = maxNodesParam(params);
       const aggregation = params.get("aggregation") === "avg" ? "average" : "sum";
       const groupBy = params.getAll("groupBy").filter((g) => g !== "");
@@ -189,6 +219,7 @@ export function renderHandler(options: RenderOptions): HttpHandler {
         selector: query.selector,
         startMs: fromMs,
         endMs: untilMs,
+        signal: clientSignal(res),
       };
       const stepS = autoStepSeconds(fromMs, untilMs);
       const snappedStartMs = Math.floor(fromMs / 1000 / stepS) * stepS * 1000;
@@ -251,11 +282,12 @@ export function renderDiffHandler(options: RenderOptions): HttpHandler {
         );
       }
       const nowMs = engine.now();
+      const signal = clientSignal(res);
       const side = (q: ParsedRenderQuery, from: string, until: string) => {
         const startMs = timeParam(params, from, nowMs);
         const endMs = timeParam(params, until, nowMs);
         if (endMs < startMs) throw badRequest(`${until} is before ${from}`);
-        return { tenant, profileType: q.profileTypeId, selector: q.selector, startMs, endMs };
+        return { tenant, profileType: q.profileTypeId, selector: q.selector, startMs, endMs, signal };
       };
       const leftQuery = side(left, "leftFrom", "leftUntil");
       const rightQuery = side(right, "rightFrom", "rightUntil");
@@ -305,10 +337,10 @@ export function labelValuesHandler(options: RenderOptions): HttpHandler {
       );
       let values: string[];
       if (label === "__name__") {
-        values = await engine.profileTypes(tenant, range);
+        values = await engine.profileTypes(tenant, range, clientSignal(res));
       } else {
         const selectors = [...params.getAll("match[]"), ...params.getAll("query")].filter((s) => s !== "");
-        values = await engine.labelValues(tenant, label, selectors, range);
+        values = await engine.labelValues(tenant, label, selectors, range, clientSignal(res));
       }
       sendJsonBody(req, res, values);
     } catch (err) {

@@ -50,6 +50,20 @@ export function encodeBlockAsync(datasets: readonly DatasetBuilder[]): Promise<E
 }
 
 /**
+ * `assembleBlock` with zstd on libuv's thread pool (the compactor's path: merged datasets are
+ * encoded by `DatasetMerger`, not by builders).
+ */
+export function assembleBlockAsync(encoded: readonly EncodedDataset[]): Promise<EncodedBlock> {
+  if (encoded.length === 0) return Promise.reject(new Error("a block holds at least one dataset"));
+  const framed = encoded.map((dataset) =>
+    Promise.all(dataset.sections.map(({ kind, payload }) => frameSectionAsync(kind, payload))),
+  );
+  return Promise.all(framed).then((sections) =>
+    layoutBlock(encoded.map((dataset, i) => ({ dataset, framed: sections[i]! }))),
+  );
+}
+
+/**
  * The lower half of `encodeBlock`: lays out already-encoded section payloads. Exposed for
  * writers of other section kinds (the compactor's rollups) and for format tests.
  */

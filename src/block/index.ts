@@ -2,6 +2,8 @@
  * Block format v1 (docs/block-format.md): the public surface of src/block. Other components
  * import from this file only.
  */
+
+export { DatasetMerger, type DatasetMergeStats, type MergeInput } from "./block-merge.ts";
 export {
   BlockReader,
   type DecodedSection,
@@ -11,7 +13,13 @@ export {
   readSection,
   readSymbols,
 } from "./block-reader.ts";
-export { assembleBlock, type EncodedBlock, encodeBlock, encodeBlockAsync } from "./block-writer.ts";
+export {
+  assembleBlock,
+  assembleBlockAsync,
+  type EncodedBlock,
+  encodeBlock,
+  encodeBlockAsync,
+} from "./block-writer.ts";
 export { DatasetBuilder, type EncodedDataset } from "./dataset-builder.ts";
 export { BlockFormatError, FORMAT_VERSION, SectionKind, sectionKindName } from "./format.ts";
 export type { IndexSection } from "./index-section.ts";

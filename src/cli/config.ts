@@ -59,6 +59,19 @@ export interface KilnConfig extends LimitOptions {
   shutdownTimeoutMs: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  queryTimeoutMs: number;
+  queryBytesReadMax: number;
+  queryMemoryBytesMax: number;
+  compaction: boolean;
+  compactionIntervalMs: number;
+  compactionConcurrency: number;
+  compactionDeleteDelayMs: number;
+  compactionL0MaxBlocks: number;
+  compactionL0MaxAgeMs: number;
+  compactionL1MaxBlocks: number;
+  compactionL1MaxAgeMs: number;
+  compactionL2MaxBlocks: number;
+  compactionL2MaxAgeMs: number;
 }
 
 type OptionSpec =
@@ -135,6 +148,95 @@ const OPTION_TABLE = {
     min: 1,
     max: INT_MAX,
     help: "Time a client has to send a whole request, headers and body.",
+  },
+  queryTimeoutMs: {
+    type: "integer",
+    default: 60_000,
+    min: 1,
+    max: INT_MAX,
+    help: "Longest a query may run; past it the query stops with deadline_exceeded. Queries also stop when the client goes away.",
+  },
+  queryBytesReadMax: {
+    type: "integer",
+    default: 4 * 1024 * MiB,
+    min: 1,
+    max: INT_MAX,
+    help: "Most bytes of block sections one query may read; past it the query fails with resource_exhausted.",
+  },
+  queryMemoryBytesMax: {
+    type: "integer",
+    default: 2 * 1024 * MiB,
+    min: 1,
+    max: INT_MAX,
+    help: "Most memory one query may hold (estimated: decoded sections plus intermediate results); past it the query fails with resource_exhausted.",
+  },
+  compaction: {
+    type: "boolean",
+    default: true,
+    help: "Run the compactor in this server (merges small blocks; a separate compactor process can share the data folder).",
+  },
+  compactionIntervalMs: {
+    type: "integer",
+    default: 5_000,
+    min: 10,
+    max: INT_MAX,
+    help: "How often the compactor plans jobs, leases them and deletes due objects.",
+  },
+  compactionConcurrency: {
+    type: "integer",
+    default: 2,
+    min: 1,
+    max: 256,
+    help: "Compaction jobs this server runs at once.",
+  },
+  compactionDeleteDelayMs: {
+    type: "integer",
+    default: 15 * 60_000,
+    min: 0,
+    max: INT_MAX,
+    help: "Grace period before the objects of compacted blocks are deleted (queries already planned may still read them).",
+  },
+  compactionL0MaxBlocks: {
+    type: "integer",
+    default: 20,
+    min: 1,
+    max: 10_000,
+    help: "Most level-0 segments in one compaction job (output: per-tenant level-1 blocks).",
+  },
+  compactionL0MaxAgeMs: {
+    type: "integer",
+    default: 36_000,
+    min: 0,
+    max: INT_MAX,
+    help: "Compact fewer level-0 segments once the oldest is this old.",
+  },
+  compactionL1MaxBlocks: {
+    type: "integer",
+    default: 10,
+    min: 2,
+    max: 10_000,
+    help: "Most level-1 blocks of a tenant in one compaction job.",
+  },
+  compactionL1MaxAgeMs: {
+    type: "integer",
+    default: 720_000,
+    min: 0,
+    max: INT_MAX,
+    help: "Compact fewer (at least 2) level-1 blocks once the oldest is this old.",
+  },
+  compactionL2MaxBlocks: {
+    type: "integer",
+    default: 10,
+    min: 2,
+    max: 10_000,
+    help: "Most level-2 blocks of a tenant in one compaction job (output: final level-3 blocks).",
+  },
+  compactionL2MaxAgeMs: {
+    type: "integer",
+    default: 10_800_000,
+    min: 0,
+    max: INT_MAX,
+    help: "Compact fewer (at least 2) level-2 blocks once the oldest is this old.",
   },
   maxBodyBytes: {
     type: "integer",
@@ -420,6 +522,7 @@ export function helpText(): string {
     "",
     "Commands:",
     "  server      Run the server (HTTP/1.1 and gRPC/HTTP/2 on one port).",
+    "  query       Query a server or a data folder: top, folded, series, labels, export (kiln query --help).",
     "",
     "Options of kiln server. Flags take --name=value or --name value; booleans also --name and",
     "--no-name. Precedence: flags > KILN_* environment variables > --config file > defaults.",

@@ -10,7 +10,14 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import { BlockExistsError, type BlockMeta, type DatasetMeta, type Metastore } from "./metastore.ts";
+import {
+  BlockExistsError,
+  type BlockMeta,
+  type DatasetMeta,
+  type Metastore,
+  StaleCompactionJobError,
+} from "./metastore.ts";
+import { SCHEMA_VERSION } from "./schema.ts";
 
 export interface MetastoreFixture {
   store: Metastore;
@@ -74,8 +81,9 @@ export function metastoreContract(name: string, make: () => Promise<MetastoreFix
 
     const ids = (hits: { blockId: string }[]) => hits.map((h) => h.blockId);
 
-    it("starts at schema version 1 and empty", async () => {
-      assert.equal(await store.schemaVersion(), 1);
+    it("starts at the current schema version and empty", async () => {
+      assert.equal(SCHEMA_VERSION, 2);
+      assert.equal(await store.schemaVersion(), SCHEMA_VERSION);
       assert.deepEqual(await store.listBlocks(), []);
       assert.deepEqual(
         await store.queryDatasets({ tenant: "t1", startMs: 0, endMs: Number.MAX_SAFE_INTEGER }),
@@ -278,7 +286,7 @@ export function metastoreContract(name: string, make: () => Promise<MetastoreFix
       for (const b of blocks) await store.addBlock(b);
       await store.close();
       store = await fixture.reopen();
-      assert.equal(await store.schemaVersion(), 1);
+      assert.equal(await store.schemaVersion(), SCHEMA_VERSION);
       assert.deepEqual(await store.listBlocks(), blocks);
       assert.deepEqual(
         ids(await store.queryDatasets({ tenant: "t9", startMs: 0, endMs: 10_000, profileType: ALLOC })),
@@ -287,6 +295,286 @@ export function metastoreContract(name: string, make: () => Promise<MetastoreFix
       // And it is still writable.
       await store.addBlock(block(3));
       assert.equal((await store.listBlocks()).length, 3);
+    });
+
+    describe("compaction", () => {
+      const lease = (owner: string, nowMs: number, leaseMs = 15_000) => ({ owner, nowMs, leaseMs });
+      const t1Blocks = () => [1, 2, 3].map((n) => block(n, { level: 1 }));
+      const output = (n: number, overrides: Partial<BlockMeta> = {}) =>
+        block(n, {
+          level: 2,
+          objectKey: `blocks/t1/${block(n).id}/block.bin`,
+          datasets: [dataset({ service: "merged" })],
+          ...overrides,
+        });
+
+      it("lists compactable blocks per level, oldest first, without those in a job", async () => {
+        for (const b of [...t1Blocks(), block(4, { level: 0 }), block(5, { level: 1 })])
+          await store.addBlock(b);
+        const ids = async (level: number, limit?: number) =>
+          (await store.listCompactableBlocks(level, limit)).map((b) => b.id);
+        assert.deepEqual(
+          await ids(1),
+          [1, 2, 3, 5].map((n) => block(n).id),
+        );
+        assert.deepEqual(
+          await ids(1, 2),
+          [1, 2].map((n) => block(n).id),
+        );
+        assert.deepEqual(await ids(0), [block(4).id]);
+        assert.deepEqual((await store.listCompactableBlocks(0))[0], block(4, { level: 0 }));
+        await store.addCompactionJobs([
+          { id: "job-a", tenant: "t1", level: 1, sourceBlockIds: [block(2).id] },
+        ]);
+        assert.deepEqual(
+          await ids(1),
+          [1, 3, 5].map((n) => block(n).id),
+        );
+      });
+
+      it("a block joins at most one job; jobs over unknown blocks are skipped", async () => {
+        for (const b of t1Blocks()) await store.addBlock(b);
+        const [b1, b2, b3] = t1Blocks().map((b) => b.id);
+        const created = await store.addCompactionJobs(
+          [
+            { id: "job-a", tenant: "t1", level: 1, sourceBlockIds: [b1!, b2!] },
+            { id: "job-b", tenant: "t1", level: 1, sourceBlockIds: [b2!, b3!] }, // b2 taken
+            { id: "job-c", tenant: "t1", level: 1, sourceBlockIds: [b3!, "01JNOPE0000000000000000000"] },
+            { id: "job-a", tenant: "t1", level: 1, sourceBlockIds: [b3!] }, // id taken
+          ],
+          1_000,
+        );
+        assert.deepEqual(created, ["job-a"]);
+        assert.deepEqual(
+          await store.addCompactionJobs([{ id: "job-b", tenant: "t1", level: 1, sourceBlockIds: [b1!] }]),
+          [],
+        );
+        const jobs = await store.listCompactionJobs();
+        assert.equal(jobs.length, 1);
+        assert.deepEqual(jobs[0], {
+          id: "job-a",
+          tenant: "t1",
+          level: 1,
+          status: "pending",
+          sourceBlockIds: [b1, b2],
+          leaseOwner: "",
+          leaseExpiresAtMs: 0,
+          fencingToken: 0,
+          failures: 0,
+          notBeforeMs: 0,
+          lastError: "",
+          createdAtMs: 1_000,
+          updatedAtMs: 1_000,
+        });
+        await assert.rejects(
+          store.addCompactionJobs([{ id: "", tenant: "t1", level: 1, sourceBlockIds: [b3!] }]),
+        );
+        await assert.rejects(
+          store.addCompactionJobs([{ id: "x", tenant: "t1", level: 1, sourceBlockIds: [] }]),
+        );
+      });
+
+      it("leases one job at a time, lowest level first, with the sources' metadata", async () => {
+        await store.addBlock(block(1, { level: 1 }));
+        await store.addBlock(
+          block(2, { level: 0, tenant: "", datasets: [dataset(), dataset({ tenant: "t2" })] }),
+        );
+        await store.addCompactionJobs([
+          { id: "job-l1", tenant: "t1", level: 1, sourceBlockIds: [block(1).id] },
+          { id: "job-l0", tenant: "", level: 0, sourceBlockIds: [block(2).id] },
+        ]);
+        const first = await store.acquireCompactionJob(lease("w1", 10_000));
+        assert.equal(first?.job.id, "job-l0");
+        assert.equal(first?.job.status, "running");
+        assert.equal(first?.job.leaseOwner, "w1");
+        assert.equal(first?.job.leaseExpiresAtMs, 25_000);
+        assert.equal(first?.job.fencingToken, 1);
+        assert.deepEqual(first?.sources, [
+          block(2, { level: 0, tenant: "", datasets: [dataset(), dataset({ tenant: "t2" })] }),
+        ]);
+        assert.equal((await store.acquireCompactionJob(lease("w2", 10_001)))?.job.id, "job-l1");
+        assert.equal(await store.acquireCompactionJob(lease("w3", 10_002)), undefined);
+      });
+
+      it("commit adds the outputs, hides and tombstones the sources, and ends the job, at once", async () => {
+        for (const b of t1Blocks()) await store.addBlock(b);
+        const sources = t1Blocks().map((b) => b.id);
+        await store.addCompactionJobs([{ id: "job", tenant: "t1", level: 1, sourceBlockIds: sources }]);
+        const leased = (await store.acquireCompactionJob(lease("w1", 10_000)))!;
+        const out = output(10);
+        await store.commitCompactionJob({
+          jobId: "job",
+          fencingToken: leased.job.fencingToken,
+          outputs: [out],
+          deleteAfterMs: 20_000,
+          nowMs: 11_000,
+        });
+        assert.deepEqual(await store.listBlocks(), [out]);
+        for (const id of sources) assert.equal(await store.getBlock(id), undefined);
+        const hits = await store.queryDatasets({ tenant: "t1", startMs: 0, endMs: 10_000 });
+        assert.deepEqual(
+          hits.map((h) => h.blockId),
+          [out.id],
+        );
+        assert.equal((await store.listCompactionJobs())[0]?.status, "done");
+        assert.deepEqual(await store.dueTombstones(19_999, 100), []);
+        const due = await store.dueTombstones(20_000, 100);
+        assert.deepEqual(
+          due.map((t) => [t.blockId, t.objectKey, t.tombstonedAtMs, t.deleteAfterMs]),
+          t1Blocks().map((b) => [b.id, b.objectKey, 11_000, 20_000]),
+        );
+        assert.equal((await store.dueTombstones(20_000, 2)).length, 2);
+        // Re-adding a compacted source (a retried segment registration) is refused.
+        await assert.rejects(store.addBlock(t1Blocks()[0]!), BlockExistsError);
+        // A second commit of the same job is refused and changes nothing.
+        await assert.rejects(
+          store.commitCompactionJob({
+            jobId: "job",
+            fencingToken: leased.job.fencingToken,
+            outputs: [output(11)],
+            deleteAfterMs: 20_000,
+          }),
+          StaleCompactionJobError,
+        );
+        assert.deepEqual(await store.listBlocks(), [out]);
+        const stats = await store.compactionStats();
+        assert.deepEqual(stats.levels, [{ level: 2, blocks: 1, bytes: out.sizeBytes }]);
+        assert.equal(stats.oldestLevel0CreatedAtMs, undefined);
+        assert.deepEqual(stats.jobs, { pending: 0, running: 0, done: 1 });
+        assert.equal(stats.tombstones, 3);
+        // Once the objects are deleted, the tombstones and the done job go; the ids stay taken.
+        await store.purgeTombstones(due.map((t) => t.blockId));
+        assert.deepEqual(await store.dueTombstones(Number.MAX_SAFE_INTEGER, 100), []);
+        assert.deepEqual(await store.listCompactionJobs(), []);
+        await assert.rejects(store.addBlock(t1Blocks()[0]!), BlockExistsError);
+        assert.deepEqual(
+          await store.knownObjectKeys([
+            t1Blocks()[0]!.objectKey,
+            out.objectKey,
+            "blocks/t1/orphan/block.bin",
+          ]),
+          new Set([t1Blocks()[0]!.objectKey, out.objectKey]),
+        );
+      });
+
+      it("an expired lease is taken over; the old owner can neither renew, fail nor commit", async () => {
+        for (const b of t1Blocks()) await store.addBlock(b);
+        await store.addCompactionJobs([{ id: "job", tenant: "t1", level: 1, sourceBlockIds: [block(1).id] }]);
+        const a = (await store.acquireCompactionJob(lease("a", 1_000, 10_000)))!;
+        assert.equal(
+          await store.renewCompactionLease("job", a.job.fencingToken, lease("a", 5_000, 10_000)),
+          true,
+        );
+        // Renewed until 15 000: not yet expired at 14 999.
+        assert.equal(await store.acquireCompactionJob(lease("b", 14_999)), undefined);
+        const b = (await store.acquireCompactionJob(lease("b", 15_000)))!;
+        assert.equal(b.job.id, "job");
+        assert.ok(b.job.fencingToken > a.job.fencingToken);
+        assert.equal(b.job.failures, 1);
+        assert.equal(await store.renewCompactionLease("job", a.job.fencingToken, lease("a", 15_001)), false);
+        assert.equal(
+          await store.failCompactionJob("job", a.job.fencingToken, { error: "x", retryAtMs: 0 }),
+          false,
+        );
+        await assert.rejects(
+          store.commitCompactionJob({
+            jobId: "job",
+            fencingToken: a.job.fencingToken,
+            outputs: [output(10)],
+            deleteAfterMs: 0,
+          }),
+          (err: unknown) => err instanceof StaleCompactionJobError && /stale/.test(err.message),
+        );
+        assert.equal(await store.getBlock(output(10).id), undefined);
+        assert.ok((await store.getBlock(block(1).id)) !== undefined);
+        await store.commitCompactionJob({
+          jobId: "job",
+          fencingToken: b.job.fencingToken,
+          outputs: [output(10)],
+          deleteAfterMs: 0,
+        });
+        assert.equal(await store.getBlock(block(1).id), undefined);
+        assert.deepEqual(await store.getBlock(output(10).id), output(10));
+      });
+
+      it("a failed job is retried after its back-off, with its failures counted", async () => {
+        for (const b of t1Blocks()) await store.addBlock(b);
+        await store.addCompactionJobs([{ id: "job", tenant: "t1", level: 1, sourceBlockIds: [block(1).id] }]);
+        const a = (await store.acquireCompactionJob(lease("a", 1_000)))!;
+        assert.equal(
+          await store.failCompactionJob("job", a.job.fencingToken, {
+            error: "boom",
+            retryAtMs: 5_000,
+            nowMs: 2_000,
+          }),
+          true,
+        );
+        const [job] = await store.listCompactionJobs();
+        assert.equal(job?.status, "pending");
+        assert.equal(job?.failures, 1);
+        assert.equal(job?.lastError, "boom");
+        assert.equal(await store.acquireCompactionJob(lease("b", 4_999)), undefined);
+        const b = (await store.acquireCompactionJob(lease("b", 5_000)))!;
+        assert.equal(b.job.failures, 1);
+        assert.ok(b.job.fencingToken > a.job.fencingToken);
+      });
+
+      it("a commit that fails half-way changes nothing", async () => {
+        for (const b of t1Blocks()) await store.addBlock(b);
+        await store.addBlock(output(10));
+        const sources = t1Blocks().map((b) => b.id);
+        await store.addCompactionJobs([{ id: "job", tenant: "t1", level: 1, sourceBlockIds: sources }]);
+        const a = (await store.acquireCompactionJob(lease("a", 1_000)))!;
+        // The second output's id already exists: refused after the sources were tombstoned.
+        await assert.rejects(
+          store.commitCompactionJob({
+            jobId: "job",
+            fencingToken: a.job.fencingToken,
+            outputs: [output(11), output(10)],
+            deleteAfterMs: 0,
+          }),
+          BlockExistsError,
+        );
+        assert.deepEqual(
+          (await store.listBlocks()).map((b) => b.id),
+          [...sources, output(10).id],
+        );
+        assert.deepEqual(await store.dueTombstones(Number.MAX_SAFE_INTEGER, 10), []);
+        assert.equal((await store.listCompactionJobs())[0]?.status, "running");
+        // A malformed output is refused before anything runs.
+        await assert.rejects(
+          store.commitCompactionJob({
+            jobId: "job",
+            fencingToken: a.job.fencingToken,
+            outputs: [output(12, { sizeBytes: -1 })],
+            deleteAfterMs: 0,
+          }),
+        );
+        await store.commitCompactionJob({
+          jobId: "job",
+          fencingToken: a.job.fencingToken,
+          outputs: [output(11)],
+          deleteAfterMs: 0,
+        });
+        assert.deepEqual(
+          (await store.listBlocks()).map((b) => b.id),
+          [output(10).id, output(11).id],
+        );
+      });
+
+      it("compaction stats count live blocks per level and the oldest level-0 block", async () => {
+        await store.addBlock(block(1, { level: 0, createdAtMs: 500, sizeBytes: 10 }));
+        await store.addBlock(block(2, { level: 0, createdAtMs: 400, sizeBytes: 20 }));
+        await store.addBlock(block(3, { level: 1, sizeBytes: 5 }));
+        const stats = await store.compactionStats();
+        assert.deepEqual(stats.levels, [
+          { level: 0, blocks: 2, bytes: 30 },
+          { level: 1, blocks: 1, bytes: 5 },
+        ]);
+        assert.equal(stats.oldestLevel0CreatedAtMs, 400);
+        assert.deepEqual(stats.jobs, { pending: 0, running: 0, done: 0 });
+        assert.equal(stats.tombstones, 0);
+      });
     });
 
     it("close is idempotent and later calls reject", async () => {

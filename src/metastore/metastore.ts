@@ -10,6 +10,20 @@
  *   with `BlockExistsError` and changes nothing; a malformed BlockMeta rejects and changes nothing.
  * - Times are milliseconds since the Unix epoch; ranges are inclusive on both ends.
  * - `queryDatasets` never returns another tenant's datasets, nor datasets of tombstoned blocks.
+ *
+ * Compaction (schema version 2):
+ * - A block belongs to at most one compaction job, ever: `addCompactionJobs` skips a job any of
+ *   whose sources is tombstoned, unknown or already in a job, atomically per job, so two
+ *   planners racing over the same blocks create each job once.
+ * - A job is leased to one owner at a time. Each lease (`acquireCompactionJob`) raises the
+ *   job's fencing token; renewing, failing and committing name the token and are refused
+ *   once another lease was granted. An expired lease may be taken over (that counts as a
+ *   failure of the job).
+ * - `commitCompactionJob` is one transaction: the output blocks are added, the sources are
+ *   tombstoned (hidden from every read at once), and the job is done, or nothing happens.
+ * - Tombstoned blocks' objects are listed by `dueTombstones` only once their grace period is
+ *   over (queries planned before the commit may still read them until then); `purgeTombstones`
+ *   forgets them once the objects are deleted.
  */
 export interface Metastore {
   addBlock(block: BlockMeta): Promise<void>;
@@ -25,6 +39,44 @@ export interface Metastore {
   listBlocks(filter?: { tenant?: string; level?: number }): Promise<BlockMeta[]>;
   /** The live block with this id, or undefined when there is none (or it is tombstoned). */
   getBlock(id: string): Promise<BlockMeta | undefined>;
+  /**
+   * Live blocks of `level` that no compaction job holds, sorted by id (with their datasets).
+   * `limit` caps how many are returned (oldest first).
+   */
+  listCompactableBlocks(level: number, limit?: number): Promise<BlockMeta[]>;
+  /** Creates the jobs whose sources are all live and free; returns the ids of those created. */
+  addCompactionJobs(jobs: readonly NewCompactionJob[], nowMs?: number): Promise<string[]>;
+  /**
+   * Leases the most urgent job that is pending (and past its retry time) or whose lease has
+   * expired: lowest level first, then pending before taken over, fewest failures, oldest.
+   */
+  acquireCompactionJob(request: LeaseRequest): Promise<LeasedCompactionJob | undefined>;
+  /** Extends a lease; false when the lease was lost (another lease granted, or the job ended). */
+  renewCompactionLease(jobId: string, fencingToken: number, request: LeaseRequest): Promise<boolean>;
+  /**
+   * Adds `outputs`, tombstones the job's sources and marks the job done, in one transaction.
+   * Rejects with `StaleCompactionJobError` (changing nothing) when the token is not the job's
+   * current one or the job is not running, or a source is no longer live.
+   */
+  commitCompactionJob(commit: CompactionCommit): Promise<void>;
+  /**
+   * Gives a leased job back after a failure: it becomes pending again, not before
+   * `retryAtMs`, with one more failure. False when the lease was already lost.
+   */
+  failCompactionJob(jobId: string, fencingToken: number, failure: CompactionFailure): Promise<boolean>;
+  /** Every job not yet purged, sorted by id (for operators and tests). */
+  listCompactionJobs(): Promise<CompactionJob[]>;
+  /** Tombstones whose grace period is over at `nowMs`, oldest first. */
+  dueTombstones(nowMs: number, limit: number): Promise<Tombstone[]>;
+  /**
+   * Forgets tombstones whose objects were deleted: their dataset rows go, and done jobs left
+   * without sources are purged. The block rows stay (a retried add of the id is still refused).
+   */
+  purgeTombstones(blockIds: readonly string[]): Promise<void>;
+  /** Which of `objectKeys` some block row (live or tombstoned) names: the others are orphans. */
+  knownObjectKeys(objectKeys: readonly string[]): Promise<Set<string>>;
+  /** Live blocks and bytes per level, the oldest live level-0 block, jobs and tombstones. */
+  compactionStats(): Promise<CompactionStats>;
   /** Schema version of the store, for migrations. */
   schemaVersion(): Promise<number>;
   /** Releases the connection; idempotent. Any other call after it rejects. */
@@ -91,5 +143,90 @@ export class BlockExistsError extends Error {
     super(`block already exists: ${blockId}`);
     this.name = "BlockExistsError";
     this.blockId = blockId;
+  }
+}
+
+/** A job the planner proposes. */
+export interface NewCompactionJob {
+  id: string;
+  /** The tenant of the sources, "" for a job over (multi-tenant) level-0 segments. */
+  tenant: string;
+  /** The level of the sources (the outputs are one level higher). */
+  level: number;
+  sourceBlockIds: readonly string[];
+}
+
+export type CompactionJobStatus = "pending" | "running" | "done";
+
+export interface CompactionJob {
+  id: string;
+  tenant: string;
+  level: number;
+  status: CompactionJobStatus;
+  sourceBlockIds: string[];
+  /** Owner of the current (or last) lease; "" when never leased. */
+  leaseOwner: string;
+  /** Expiry of the current lease; 0 when never leased. */
+  leaseExpiresAtMs: number;
+  /** Raised by every lease; 0 when never leased. */
+  fencingToken: number;
+  failures: number;
+  /** A pending job is not leased before this time (retry back-off). */
+  notBeforeMs: number;
+  lastError: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+export interface LeaseRequest {
+  owner: string;
+  leaseMs: number;
+  nowMs?: number;
+}
+
+export interface LeasedCompactionJob {
+  job: CompactionJob;
+  /** The source blocks with their datasets, sorted by id. */
+  sources: BlockMeta[];
+}
+
+export interface CompactionCommit {
+  jobId: string;
+  fencingToken: number;
+  outputs: readonly BlockMeta[];
+  /** Sources' objects may be deleted from this time on (commit time + grace period). */
+  deleteAfterMs: number;
+  nowMs?: number;
+}
+
+export interface CompactionFailure {
+  error: string;
+  retryAtMs: number;
+  nowMs?: number;
+}
+
+export interface Tombstone {
+  blockId: string;
+  objectKey: string;
+  tombstonedAtMs: number;
+  deleteAfterMs: number;
+}
+
+export interface CompactionStats {
+  /** Live blocks per level, ascending by level. */
+  levels: { level: number; blocks: number; bytes: number }[];
+  /** Creation time of the oldest live level-0 block (the compaction lag's start), if any. */
+  oldestLevel0CreatedAtMs: number | undefined;
+  jobs: Record<CompactionJobStatus, number>;
+  tombstones: number;
+}
+
+/** A commit, renewal or failure report whose lease is no longer current. */
+export class StaleCompactionJobError extends Error {
+  readonly jobId: string;
+  constructor(jobId: string, why: string) {
+    super(`compaction job ${jobId}: ${why}`);
+    this.name = "StaleCompactionJobError";
+    this.jobId = jobId;
   }
 }

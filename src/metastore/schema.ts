@@ -16,7 +16,18 @@
  *   profile-type filter is an indexed lookup rather than a scan of JSON text. Its primary key
  *   also rejects a dataset that lists a profile type twice.
  *
- * Compaction jobs with leases are a later migration.
+ * Tables added by version 2 (compaction):
+ * - `compaction_jobs`: one row per job. `status` is pending, running or done; a running job
+ *   has a lease (`lease_owner` until `lease_expires_at_ms`), and `fencing_token` is raised by
+ *   every lease, so a worker whose lease was taken over is refused at commit. `not_before_ms`
+ *   delays the retry of a failed job.
+ * - `compaction_job_sources`: the source blocks of each job. The primary key on `block_id`
+ *   alone is what keeps a block in at most one job, even with planners racing.
+ * - `tombstones`: the compacted sources whose objects are to be deleted once
+ *   `delete_after_ms` has passed (the grace period lets queries already planned finish). The
+ *   block row itself gets `deleted_at_ms` in the same transaction, which hides it from reads.
+ * - `blocks_object_key` lets the orphan sweep ask which listed objects some row names;
+ *   `blocks_level_live` serves the planner's per-level scan.
  */
 
 export const MIGRATIONS: readonly (readonly string[])[] = [
@@ -59,6 +70,38 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
       PRIMARY KEY (block_id, idx, profile_type),
       FOREIGN KEY (block_id, idx) REFERENCES datasets (block_id, idx)
     )`,
+  ],
+  // Version 2: compaction jobs with leases, and tombstones.
+  [
+    `CREATE TABLE compaction_jobs (
+      id TEXT NOT NULL PRIMARY KEY,
+      tenant TEXT NOT NULL,
+      level INTEGER NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done')),
+      lease_owner TEXT NOT NULL,
+      lease_expires_at_ms BIGINT NOT NULL,
+      fencing_token BIGINT NOT NULL,
+      failures INTEGER NOT NULL,
+      not_before_ms BIGINT NOT NULL,
+      last_error TEXT NOT NULL,
+      created_at_ms BIGINT NOT NULL,
+      updated_at_ms BIGINT NOT NULL
+    )`,
+    "CREATE INDEX compaction_jobs_status_level ON compaction_jobs (status, level)",
+    `CREATE TABLE compaction_job_sources (
+      block_id TEXT NOT NULL PRIMARY KEY REFERENCES blocks (id),
+      job_id TEXT NOT NULL REFERENCES compaction_jobs (id)
+    )`,
+    "CREATE INDEX compaction_job_sources_job ON compaction_job_sources (job_id)",
+    `CREATE TABLE tombstones (
+      block_id TEXT NOT NULL PRIMARY KEY REFERENCES blocks (id),
+      object_key TEXT NOT NULL,
+      tombstoned_at_ms BIGINT NOT NULL,
+      delete_after_ms BIGINT NOT NULL
+    )`,
+    "CREATE INDEX tombstones_delete_after ON tombstones (delete_after_ms)",
+    "CREATE INDEX blocks_object_key ON blocks (object_key)",
+    "CREATE INDEX blocks_level_live ON blocks (level, deleted_at_ms)",
   ],
 ];
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { block, dataset, metastoreContract } from "./contract.ts";
+import { CREATE_SCHEMA_VERSION_TABLE, MIGRATIONS } from "./schema.ts";
 import { DEFAULT_METASTORE_FILE, SqliteMetastore } from "./sqlite.ts";
 
 const SQLITE_URL = new URL("./sqlite.ts", import.meta.url).href;
@@ -124,16 +125,39 @@ describe("SqliteMetastore", () => {
   it("reopening an up-to-date file applies no migration twice", async () => {
     await (await SqliteMetastore.open(dir)).close();
     const store = await SqliteMetastore.open(dir);
-    assert.equal(await store.schemaVersion(), 1);
+    assert.equal(await store.schemaVersion(), 2);
     await store.close();
     const raw = new DatabaseSync(join(dir, DEFAULT_METASTORE_FILE), { readOnly: true });
     assert.deepEqual(
       raw
-        .prepare("SELECT version FROM schema_version")
+        .prepare("SELECT version FROM schema_version ORDER BY version")
         .all()
         .map((r) => r.version),
-      [1],
+      [1, 2],
     );
     raw.close();
+  });
+
+  it("migrates a version-1 file with blocks to version 2, keeping them", async () => {
+    const raw = new DatabaseSync(join(dir, DEFAULT_METASTORE_FILE));
+    raw.exec(CREATE_SCHEMA_VERSION_TABLE);
+    for (const statement of MIGRATIONS[0]!) raw.exec(statement);
+    raw.prepare("INSERT INTO schema_version (version, applied_at_ms) VALUES (1, 0)").run();
+    raw
+      .prepare(
+        `INSERT INTO blocks (id, object_key, format_version, level, tenant, min_time_ms, max_time_ms,
+           size_bytes, created_at_ms, deleted_at_ms) VALUES ('B1', 'segments/B1/block.bin', 1, 0, '', 1, 2, 3, 4, NULL)`,
+      )
+      .run();
+    raw.close();
+    const store = await SqliteMetastore.open(dir);
+    assert.equal(await store.schemaVersion(), 2);
+    assert.deepEqual(
+      (await store.listBlocks()).map((b) => b.id),
+      ["B1"],
+    );
+    await store.addCompactionJobs([{ id: "J1", tenant: "", level: 0, sourceBlockIds: ["B1"] }]);
+    assert.equal((await store.acquireCompactionJob({ owner: "w", leaseMs: 1000 }))?.job.id, "J1");
+    await store.close();
   });
 });

@@ -24,14 +24,31 @@ import { DatabaseSync, type SQLInputValue, type SQLOutputValue, type StatementSy
 import {
   BlockExistsError,
   type BlockMeta,
+  type CompactionCommit,
+  type CompactionFailure,
+  type CompactionJob,
+  type CompactionJobStatus,
+  type CompactionStats,
   type DatasetHit,
   type DatasetMeta,
   type DatasetQuery,
+  type LeasedCompactionJob,
+  type LeaseRequest,
   type Metastore,
+  type NewCompactionJob,
   type SectionRef,
+  StaleCompactionJobError,
+  type Tombstone,
 } from "./metastore.ts";
 import { CREATE_SCHEMA_VERSION_TABLE, MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
-import { checkBlockFilter, checkBlockMeta, checkDatasetQuery } from "./validate.ts";
+import {
+  checkBlockFilter,
+  checkBlockMeta,
+  checkDatasetQuery,
+  checkLeaseRequest,
+  checkNewCompactionJob,
+  InvalidMetastoreInputError,
+} from "./validate.ts";
 
 export interface SqliteMetastoreOptions {
   /** File name inside the data folder. */
@@ -51,6 +68,8 @@ type Row = Record<string, SQLOutputValue>;
 
 const DATASET_COLUMNS =
   "d.block_id, d.idx, d.tenant, d.service, d.min_time_ms, d.max_time_ms, d.profile_types, d.label_names, d.sections";
+const JOB_COLUMNS =
+  "j.id, j.tenant, j.level, j.status, j.lease_owner, j.lease_expires_at_ms, j.fencing_token, j.failures, j.not_before_ms, j.last_error, j.created_at_ms, j.updated_at_ms";
 const BLOCK_COLUMNS =
   "b.id, b.object_key, b.format_version, b.level, b.tenant, b.min_time_ms, b.max_time_ms, b.size_bytes, b.created_at_ms";
 
@@ -95,51 +114,77 @@ export class SqliteMetastore implements Metastore {
   async addBlock(block: BlockMeta): Promise<void> {
     this.checkOpen();
     checkBlockMeta(block);
-    // IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so the
-    // transaction cannot fail half-way for want of it.
+    this.write(() => this.insertBlock(block));
+  }
+
+  /** Inserts a checked block and its datasets; inside a write transaction. */
+  private insertBlock(block: BlockMeta): void {
+    try {
+      this.stmt(
+        `INSERT INTO blocks (id, object_key, format_version, level, tenant, min_time_ms, max_time_ms,
+             size_bytes, created_at_ms, deleted_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+      ).run(
+        block.id,
+        block.objectKey,
+        block.formatVersion,
+        block.level,
+        block.tenant,
+        block.minTimeMs,
+        block.maxTimeMs,
+        block.sizeBytes,
+        block.createdAtMs,
+      );
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new BlockExistsError(block.id);
+      throw err;
+    }
+    const insertDataset = this.stmt(
+      `INSERT INTO datasets (block_id, idx, tenant, service, min_time_ms, max_time_ms, profile_types,
+           label_names, sections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const insertType = this.stmt(
+      "INSERT INTO dataset_profile_types (block_id, idx, profile_type) VALUES (?, ?, ?)",
+    );
+    block.datasets.forEach((d, idx) => {
+      insertDataset.run(
+        block.id,
+        idx,
+        d.tenant,
+        d.service,
+        d.minTimeMs,
+        d.maxTimeMs,
+        JSON.stringify(d.profileTypes),
+        JSON.stringify(d.labelNames),
+        JSON.stringify(d.sections.map((s) => ({ kind: s.kind, offset: s.offset, sizeBytes: s.sizeBytes }))),
+      );
+      for (const profileType of d.profileTypes) insertType.run(block.id, idx, profileType);
+    });
+  }
+
+  /**
+   * Runs `fn` in a write transaction. IMMEDIATE takes the write lock up front (waiting up to
+   * the busy timeout), so the transaction cannot fail half-way for want of it, and reads inside
+   * it see the latest commits of every process.
+   */
+  private write<T>(fn: () => T): T {
     this.db.exec("BEGIN IMMEDIATE");
     try {
-      try {
-        this.stmt(
-          `INSERT INTO blocks (id, object_key, format_version, level, tenant, min_time_ms, max_time_ms,
-             size_bytes, created_at_ms, deleted_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-        ).run(
-          block.id,
-          block.objectKey,
-          block.formatVersion,
-          block.level,
-          block.tenant,
-          block.minTimeMs,
-          block.maxTimeMs,
-          block.sizeBytes,
-          block.createdAtMs,
-        );
-      } catch (err) {
-        if (isUniqueViolation(err)) throw new BlockExistsError(block.id);
-        throw err;
-      }
-      const insertDataset = this.stmt(
-        `INSERT INTO datasets (block_id, idx, tenant, service, min_time_ms, max_time_ms, profile_types,
-           label_names, sections) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      const insertType = this.stmt(
-        "INSERT INTO dataset_profile_types (block_id, idx, profile_type) VALUES (?, ?, ?)",
-      );
-      block.datasets.forEach((d, idx) => {
-        insertDataset.run(
-          block.id,
-          idx,
-          d.tenant,
-          d.service,
-          d.minTimeMs,
-          d.maxTimeMs,
-          JSON.stringify(d.profileTypes),
-          JSON.stringify(d.labelNames),
-          JSON.stringify(d.sections.map((s) => ({ kind: s.kind, offset: s.offset, sizeBytes: s.sizeBytes }))),
-        );
-        for (const profileType of d.profileTypes) insertType.run(block.id, idx, profileType);
-      });
+      const result = fn();
       this.db.exec("COMMIT");
+      return result;
+    } catch (err) {
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
+      throw err;
+    }
+  }
+
+  /** Runs `fn` in a read transaction: one snapshot for all its SELECTs. */
+  private read<T>(fn: () => T): T {
+    this.db.exec("BEGIN");
+    try {
+      const result = fn();
+      this.db.exec("COMMIT");
+      return result;
     } catch (err) {
       if (this.db.isTransaction) this.db.exec("ROLLBACK");
       throw err;
@@ -196,6 +241,290 @@ export class SqliteMetastore implements Metastore {
     this.checkOpen();
     if (typeof id !== "string") throw new TypeError("block id is not a string");
     return (await this.readBlocks("b.id = ? AND b.deleted_at_ms IS NULL", [id]))[0];
+  }
+
+  async listCompactableBlocks(level: number, limit = Number.MAX_SAFE_INTEGER): Promise<BlockMeta[]> {
+    this.checkOpen();
+    checkBlockFilter({ level });
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new InvalidMetastoreInputError(`limit ${limit}`);
+    return this.read(() => {
+      const ids = this.stmt(
+        `SELECT b.id FROM blocks b WHERE b.level = ? AND b.deleted_at_ms IS NULL
+           AND NOT EXISTS (SELECT 1 FROM compaction_job_sources s WHERE s.block_id = b.id)
+         ORDER BY b.id LIMIT ?`,
+      )
+        .all(level, limit)
+        .map((row) => text(row, "id"));
+      return this.blocksByIds(ids);
+    });
+  }
+
+  async addCompactionJobs(jobs: readonly NewCompactionJob[], nowMs = Date.now()): Promise<string[]> {
+    this.checkOpen();
+    for (const job of jobs) checkNewCompactionJob(job);
+    return this.write(() => {
+      const created: string[] = [];
+      const isFree = this.stmt(
+        `SELECT 1 AS ok FROM blocks b WHERE b.id = ? AND b.deleted_at_ms IS NULL
+           AND NOT EXISTS (SELECT 1 FROM compaction_job_sources s WHERE s.block_id = b.id)`,
+      );
+      const insertJob = this.stmt(
+        `INSERT INTO compaction_jobs (id, tenant, level, status, lease_owner, lease_expires_at_ms,
+           fencing_token, failures, not_before_ms, last_error, created_at_ms, updated_at_ms)
+         VALUES (?, ?, ?, 'pending', '', 0, 0, 0, 0, '', ?, ?)`,
+      );
+      const insertSource = this.stmt("INSERT INTO compaction_job_sources (block_id, job_id) VALUES (?, ?)");
+      for (const job of jobs) {
+        const sources = [...new Set(job.sourceBlockIds)];
+        if (!sources.every((id) => isFree.get(id) !== undefined)) continue;
+        if (this.stmt("SELECT 1 AS ok FROM compaction_jobs WHERE id = ?").get(job.id) !== undefined) continue;
+        insertJob.run(job.id, job.tenant, job.level, nowMs, nowMs);
+        for (const id of sources) insertSource.run(id, job.id);
+        created.push(job.id);
+      }
+      return created;
+    });
+  }
+
+  async acquireCompactionJob(request: LeaseRequest): Promise<LeasedCompactionJob | undefined> {
+    this.checkOpen();
+    checkLeaseRequest(request);
+    const nowMs = request.nowMs ?? Date.now();
+    return this.write(() => {
+      const candidate = this.stmt(
+        `SELECT ${JOB_COLUMNS} FROM compaction_jobs j
+         WHERE (j.status = 'pending' AND j.not_before_ms <= ?)
+            OR (j.status = 'running' AND j.lease_expires_at_ms <= ?)
+         ORDER BY j.level, CASE WHEN j.status = 'pending' THEN 0 ELSE 1 END, j.failures, j.id
+         LIMIT 1`,
+      ).get(nowMs, nowMs);
+      if (candidate === undefined) return undefined;
+      const job = toJob(candidate, []);
+      const takenOver = job.status === "running" ? 1 : 0;
+      // Compare-and-set on the token: the same statement is safe without the IMMEDIATE lock
+      // (PostgreSQL at READ COMMITTED), where two workers may pick the same candidate.
+      const changed = this.stmt(
+        `UPDATE compaction_jobs SET status = 'running', lease_owner = ?, lease_expires_at_ms = ?,
+           fencing_token = fencing_token + 1, failures = failures + ?, last_error = ?, updated_at_ms = ?
+         WHERE id = ? AND fencing_token = ?`,
+      ).run(
+        request.owner,
+        nowMs + request.leaseMs,
+        takenOver,
+        takenOver === 1 ? `lease of ${job.leaseOwner} expired` : job.lastError,
+        nowMs,
+        job.id,
+        job.fencingToken,
+      ).changes;
+      if (Number(changed) !== 1) return undefined;
+      const leased = this.jobById(job.id)!;
+      return { job: leased, sources: this.blocksByIds(leased.sourceBlockIds) };
+    });
+  }
+
+  async renewCompactionLease(jobId: string, fencingToken: number, request: LeaseRequest): Promise<boolean> {
+    this.checkOpen();
+    checkLeaseRequest(request);
+    const nowMs = request.nowMs ?? Date.now();
+    return this.write(() => {
+      const changed = this.stmt(
+        `UPDATE compaction_jobs SET lease_expires_at_ms = ?, updated_at_ms = ?
+         WHERE id = ? AND fencing_token = ? AND status = 'running' AND lease_owner = ?`,
+      ).run(nowMs + request.leaseMs, nowMs, jobId, fencingToken, request.owner).changes;
+      return Number(changed) === 1;
+    });
+  }
+
+  async commitCompactionJob(commit: CompactionCommit): Promise<void> {
+    this.checkOpen();
+    for (const output of commit.outputs) checkBlockMeta(output);
+    const nowMs = commit.nowMs ?? Date.now();
+    if (!Number.isSafeInteger(commit.deleteAfterMs)) {
+      throw new InvalidMetastoreInputError(`deleteAfterMs ${commit.deleteAfterMs} is not a safe integer`);
+    }
+    this.write(() => {
+      const job = this.jobById(commit.jobId);
+      if (job === undefined) throw new StaleCompactionJobError(commit.jobId, "no such job");
+      if (job.status !== "running") throw new StaleCompactionJobError(commit.jobId, `job is ${job.status}`);
+      if (job.fencingToken !== commit.fencingToken) {
+        throw new StaleCompactionJobError(
+          commit.jobId,
+          `fencing token ${commit.fencingToken} is stale (current ${job.fencingToken}, leased to ${job.leaseOwner})`,
+        );
+      }
+      const tombstone = this.stmt(
+        "UPDATE blocks SET deleted_at_ms = ? WHERE id = ? AND deleted_at_ms IS NULL",
+      );
+      const insertTombstone = this.stmt(
+        `INSERT INTO tombstones (block_id, object_key, tombstoned_at_ms, delete_after_ms)
+         SELECT id, object_key, ?, ? FROM blocks WHERE id = ?`,
+      );
+      for (const id of job.sourceBlockIds) {
+        if (Number(tombstone.run(nowMs, id).changes) !== 1) {
+          throw new StaleCompactionJobError(commit.jobId, `source block ${id} is no longer live`);
+        }
+        insertTombstone.run(nowMs, commit.deleteAfterMs, id);
+      }
+      for (const output of commit.outputs) this.insertBlock(output);
+      this.stmt(
+        `UPDATE compaction_jobs SET status = 'done', lease_expires_at_ms = ?, updated_at_ms = ?
+         WHERE id = ? AND fencing_token = ?`,
+      ).run(nowMs, nowMs, commit.jobId, commit.fencingToken);
+    });
+  }
+
+  async failCompactionJob(jobId: string, fencingToken: number, failure: CompactionFailure): Promise<boolean> {
+    this.checkOpen();
+    const nowMs = failure.nowMs ?? Date.now();
+    if (!Number.isSafeInteger(failure.retryAtMs)) {
+      throw new InvalidMetastoreInputError(`retryAtMs ${failure.retryAtMs} is not a safe integer`);
+    }
+    return this.write(() => {
+      const changed = this.stmt(
+        `UPDATE compaction_jobs SET status = 'pending', failures = failures + 1, not_before_ms = ?,
+           last_error = ?, lease_expires_at_ms = ?, updated_at_ms = ?
+         WHERE id = ? AND fencing_token = ? AND status = 'running'`,
+      ).run(
+        failure.retryAtMs,
+        String(failure.error).slice(0, 4096),
+        nowMs,
+        nowMs,
+        jobId,
+        fencingToken,
+      ).changes;
+      return Number(changed) === 1;
+    });
+  }
+
+  async listCompactionJobs(): Promise<CompactionJob[]> {
+    this.checkOpen();
+    return this.read(() => {
+      const sources = this.sourcesByJob();
+      return this.stmt(`SELECT ${JOB_COLUMNS} FROM compaction_jobs j ORDER BY j.id`)
+        .all()
+        .map((row) => toJob(row, sources.get(text(row, "id")) ?? []));
+    });
+  }
+
+  async dueTombstones(nowMs: number, limit: number): Promise<Tombstone[]> {
+    this.checkOpen();
+    if (!Number.isSafeInteger(nowMs) || !Number.isSafeInteger(limit) || limit < 0) {
+      throw new InvalidMetastoreInputError(`dueTombstones(${nowMs}, ${limit})`);
+    }
+    return this.stmt(
+      `SELECT block_id, object_key, tombstoned_at_ms, delete_after_ms FROM tombstones
+       WHERE delete_after_ms <= ? ORDER BY delete_after_ms, block_id LIMIT ?`,
+    )
+      .all(nowMs, limit)
+      .map((row) => ({
+        blockId: text(row, "block_id"),
+        objectKey: text(row, "object_key"),
+        tombstonedAtMs: int(row, "tombstoned_at_ms"),
+        deleteAfterMs: int(row, "delete_after_ms"),
+      }));
+  }
+
+  async purgeTombstones(blockIds: readonly string[]): Promise<void> {
+    this.checkOpen();
+    this.write(() => {
+      const jobs = new Set<string>();
+      for (const id of blockIds) {
+        if (this.stmt("DELETE FROM tombstones WHERE block_id = ?").run(id).changes === 0) continue;
+        this.stmt("DELETE FROM dataset_profile_types WHERE block_id = ?").run(id);
+        this.stmt("DELETE FROM datasets WHERE block_id = ?").run(id);
+        const job = this.stmt("SELECT job_id FROM compaction_job_sources WHERE block_id = ?").get(id);
+        if (job !== undefined) jobs.add(text(job, "job_id"));
+        this.stmt("DELETE FROM compaction_job_sources WHERE block_id = ?").run(id);
+      }
+      for (const jobId of jobs) {
+        this.stmt(
+          `DELETE FROM compaction_jobs WHERE id = ? AND status = 'done'
+             AND NOT EXISTS (SELECT 1 FROM compaction_job_sources s WHERE s.job_id = ?)`,
+        ).run(jobId, jobId);
+      }
+    });
+  }
+
+  async knownObjectKeys(objectKeys: readonly string[]): Promise<Set<string>> {
+    this.checkOpen();
+    const known = new Set<string>();
+    const find = this.stmt("SELECT 1 AS ok FROM blocks WHERE object_key = ? LIMIT 1");
+    this.read(() => {
+      for (const key of objectKeys) if (find.get(key) !== undefined) known.add(key);
+    });
+    return known;
+  }
+
+  async compactionStats(): Promise<CompactionStats> {
+    this.checkOpen();
+    return this.read(() => {
+      const levels = this.stmt(
+        `SELECT level, COUNT(*) AS blocks, SUM(size_bytes) AS bytes FROM blocks
+         WHERE deleted_at_ms IS NULL GROUP BY level ORDER BY level`,
+      )
+        .all()
+        .map((row) => ({ level: int(row, "level"), blocks: int(row, "blocks"), bytes: int(row, "bytes") }));
+      const oldest = this.stmt(
+        "SELECT MIN(created_at_ms) AS oldest FROM blocks WHERE level = 0 AND deleted_at_ms IS NULL",
+      ).get()?.oldest;
+      const jobs: Record<CompactionJobStatus, number> = { pending: 0, running: 0, done: 0 };
+      for (const row of this.stmt(
+        "SELECT status, COUNT(*) AS n FROM compaction_jobs GROUP BY status",
+      ).all()) {
+        jobs[text(row, "status") as CompactionJobStatus] = int(row, "n");
+      }
+      const tombstones = int(this.stmt("SELECT COUNT(*) AS n FROM tombstones").get()!, "n");
+      return {
+        levels,
+        oldestLevel0CreatedAtMs: typeof oldest === "number" ? oldest : undefined,
+        jobs,
+        tombstones,
+      };
+    });
+  }
+
+  private jobById(id: string): CompactionJob | undefined {
+    const row = this.stmt(`SELECT ${JOB_COLUMNS} FROM compaction_jobs j WHERE j.id = ?`).get(id);
+    if (row === undefined) return undefined;
+    const sources = this.stmt(
+      "SELECT block_id FROM compaction_job_sources WHERE job_id = ? ORDER BY block_id",
+    )
+      .all(id)
+      .map((r) => text(r, "block_id"));
+    return toJob(row, sources);
+  }
+
+  private sourcesByJob(): Map<string, string[]> {
+    const byJob = new Map<string, string[]>();
+    for (const row of this.stmt(
+      "SELECT job_id, block_id FROM compaction_job_sources ORDER BY block_id",
+    ).all()) {
+      const jobId = text(row, "job_id");
+      let list = byJob.get(jobId);
+      if (list === undefined) {
+        list = [];
+        byJob.set(jobId, list);
+      }
+      list.push(text(row, "block_id"));
+    }
+    return byJob;
+  }
+
+  /** Blocks (live or not) with these ids and their datasets, sorted by id; call inside a transaction. */
+  private blocksByIds(ids: readonly string[]): BlockMeta[] {
+    const blockStmt = this.stmt(`SELECT ${BLOCK_COLUMNS} FROM blocks b WHERE b.id = ?`);
+    const datasetStmt = this.stmt(
+      `SELECT ${DATASET_COLUMNS} FROM datasets d WHERE d.block_id = ? ORDER BY d.idx`,
+    );
+    const blocks: BlockMeta[] = [];
+    for (const id of [...ids].sort()) {
+      const row = blockStmt.get(id);
+      if (row === undefined) continue;
+      const block = toBlock(row);
+      for (const d of datasetStmt.all(id)) block.datasets.push(toDataset(d));
+      blocks.push(block);
+    }
+    return blocks;
   }
 
   async schemaVersion(): Promise<number> {
@@ -292,6 +621,24 @@ function toBlock(row: Row): BlockMeta {
     sizeBytes: int(row, "size_bytes"),
     createdAtMs: int(row, "created_at_ms"),
     datasets: [],
+  };
+}
+
+function toJob(row: Row, sourceBlockIds: string[]): CompactionJob {
+  return {
+    id: text(row, "id"),
+    tenant: text(row, "tenant"),
+    level: int(row, "level"),
+    status: text(row, "status") as CompactionJobStatus,
+    sourceBlockIds,
+    leaseOwner: text(row, "lease_owner"),
+    leaseExpiresAtMs: int(row, "lease_expires_at_ms"),
+    fencingToken: int(row, "fencing_token"),
+    failures: int(row, "failures"),
+    notBeforeMs: int(row, "not_before_ms"),
+    lastError: text(row, "last_error"),
+    createdAtMs: int(row, "created_at_ms"),
+    updatedAtMs: int(row, "updated_at_ms"),
   };
 }
 

@@ -5,7 +5,7 @@
  * column types. Uniqueness (block ids, profile types within a dataset) is left to the
  * database's constraints, which see concurrent writers too.
  */
-import type { BlockMeta, DatasetMeta, DatasetQuery } from "./metastore.ts";
+import type { BlockMeta, DatasetMeta, DatasetQuery, LeaseRequest, NewCompactionJob } from "./metastore.ts";
 
 /** Block ids are ULIDs (26 chars); the cap only stops absurd input from reaching the database. */
 const MAX_ID_CHARS = 128;
@@ -81,6 +81,26 @@ export function checkBlockFilter(filter: { tenant?: string; level?: number }): v
     throw new InvalidMetastoreInputError("filter is not an object");
   if (filter.tenant !== undefined) checkText("filter", "tenant", filter.tenant, MAX_TEXT_CHARS, true);
   if (filter.level !== undefined) checkCount("filter", "level", filter.level);
+}
+
+export function checkNewCompactionJob(job: NewCompactionJob): void {
+  if (typeof job !== "object" || job === null) throw new InvalidMetastoreInputError("job is not an object");
+  const where = `compaction job ${typeof job.id === "string" ? JSON.stringify(job.id) : "?"}`;
+  checkText(where, "id", job.id, MAX_ID_CHARS, false);
+  checkText(where, "tenant", job.tenant, MAX_TEXT_CHARS, true);
+  checkCount(where, "level", job.level);
+  if (!Array.isArray(job.sourceBlockIds) || job.sourceBlockIds.length === 0) {
+    throw new InvalidMetastoreInputError(`${where}: sourceBlockIds is not a non-empty array`);
+  }
+  for (const id of job.sourceBlockIds) checkText(where, "source block id", id, MAX_ID_CHARS, false);
+}
+
+export function checkLeaseRequest(request: LeaseRequest): void {
+  if (typeof request !== "object" || request === null)
+    throw new InvalidMetastoreInputError("lease request is not an object");
+  checkText("lease request", "owner", request.owner, MAX_TEXT_CHARS, false);
+  checkCount("lease request", "leaseMs", request.leaseMs);
+  if (request.nowMs !== undefined) checkInteger("lease request", "nowMs", request.nowMs);
 }
 
 function checkText(

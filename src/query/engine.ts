@@ -26,6 +26,8 @@ import type { Pprof } from "../model/pprof.ts";
 import { parseProfileTypeId } from "../model/profile-type.ts";
 import { type Matcher, matchLabels, parseSelector } from "../model/selector.ts";
 import type { ObjectStore } from "../objstore/object-store.ts";
+import { DEFAULT_QUERY_LIMITS, QueryBudget, type QueryLimits } from "./budget.ts";
+import { type HeatmapGroup, type HeatmapPoint, type HeatmapSeriesResult, rangeHeatmap } from "./heatmap.ts";
 import { emptyStackValues, sumStackValues } from "./merge.ts";
 import { PprofBuilder } from "./pprof-out.ts";
 import { indexBytes, profilesBytes, SectionCache, symbolsBytes } from "./section-cache.ts";
@@ -49,6 +51,8 @@ export interface QueryEngineOptions {
   metastore: Metastore;
   /** Decoded-section cache budget in bytes (0 disables the cache). */
   cacheBytes?: number;
+  /** Per-query guard rails (budget.ts); unset fields take DEFAULT_QUERY_LIMITS. */
+  limits?: Partial<QueryLimits>;
   now?: () => number;
 }
 
@@ -101,6 +105,8 @@ export interface StackQuery extends TimeRange {
   traceSelector?: readonly string[];
   /** Profile ids (UUIDs); absent = all profiles. */
   profileIdSelector?: readonly string[];
+  /** Aborts the query (client gone, RPC deadline); combined with the engine's timeout. */
+  signal?: AbortSignal;
 }
 
 export interface SeriesQuery extends StackQuery {
@@ -112,16 +118,69 @@ export interface SeriesQuery extends StackQuery {
   limit?: number;
   /** Step edges are `alignMs + k·stepMs`; default `startMs`. */
   alignMs?: number;
+  /** Exemplars per point: the top profile ("individual") or span ("span"); absent = none. */
+  exemplars?: "individual" | "span";
 }
 
 export interface SeriesPoint {
   timestamp: number;
   value: number;
+  /** With `exemplars` set: the point's top profile (INDIVIDUAL) or span (SPAN). */
+  exemplars?: SeriesExemplar[];
+}
+
+export interface SeriesExemplar {
+  /** ms: the profile's time (SPAN: the latest profile holding the span in the step). */
+  timestamp: number;
+  /** UUID (INDIVIDUAL), "" for SPAN. */
+  profileId: string;
+  /** 16 hex chars (SPAN), "" for INDIVIDUAL. */
+  spanId: string;
+  value: number;
+  /** The profile's series labels that are not on the answer series (not grouped by). */
+  labels: Label[];
+}
+
+/** Exemplars kept per point (Pyroscope's DefaultMaxExemplarsPerPoint). */
+export const EXEMPLARS_PER_POINT = 1;
+
+export interface HeatmapQuery extends StackQuery {
+  /** Slot width in ms (> 0). */
+  stepMs: number;
+  groupBy: readonly string[];
+  /** INDIVIDUAL: one point per profile (its total); SPAN: one per span per profile. */
+  type: "individual" | "span";
+  exemplars: boolean;
+  /** Top-N series by point count; 0/absent = all. */
+  limit?: number;
 }
 
 export interface SeriesResult {
   labels: Label[];
   points: SeriesPoint[];
+}
+
+/** What a query would touch, per storage scope (AnalyzeQuery). */
+export interface QueryScopeStats {
+  /** "segments" (level-0 blocks as written by ingest) or "compacted blocks" (level ≥ 1). */
+  componentType: string;
+  /** Processes serving the scope: Kiln serves every scope from this one process. */
+  componentCount: number;
+  blockCount: number;
+  seriesCount: number;
+  profileCount: number;
+  sampleCount: number;
+  /** Stored bytes of the index / profiles / symbols sections of the datasets with matches. */
+  indexBytes: number;
+  profileBytes: number;
+  symbolBytes: number;
+}
+
+export interface QueryAnalysis {
+  scopes: QueryScopeStats[];
+  /** Σ index + profile + symbol bytes over the scopes: what the query reads. */
+  totalBytesInTimeRange: number;
+  totalQueriedSeries: number;
 }
 
 export interface ProfileStats {
@@ -154,13 +213,23 @@ export class QueryEngine {
   readonly store: ObjectStore;
   readonly metastore: Metastore;
   readonly cache: SectionCache;
+  readonly limits: Readonly<QueryLimits>;
   readonly #now: () => number;
 
   constructor(options: QueryEngineOptions) {
     this.store = options.store;
     this.metastore = options.metastore;
     this.cache = new SectionCache(options.cacheBytes ?? DEFAULT_SECTION_CACHE_BYTES);
+    this.limits = Object.freeze({ ...DEFAULT_QUERY_LIMITS, ...definedOnly(options.limits ?? {}) });
+    for (const [name, value] of Object.entries(this.limits)) {
+      if (!(value > 0)) throw new RangeError(`query limit ${name} must be positive, got ${value}`);
+    }
     this.#now = options.now ?? Date.now;
+  }
+
+  /** A fresh budget for one query (exposed for tests and callers that run several steps). */
+  budget(signal?: AbortSignal): QueryBudget {
+    return new QueryBudget(this.limits, signal);
   }
 
   now(): number {
@@ -176,9 +245,11 @@ export class QueryEngine {
   /** The merged function-name tree of a stack query (`names` may be shared with another tree). */
   async mergeTree(query: StackQuery, names: NameTable = new NameTable()): Promise<NameTree> {
     const prepared = prepare(query);
+    const budget = this.budget(query.signal);
     const tree = new NameTree(names);
-    await this.#forEachStackDataset(prepared, (sections, values, magnitude) => {
+    await this.#forEachStackDataset(prepared, budget, (sections, values, magnitude) => {
       addStackValues(tree, sections.symbols!, values, magnitude);
+      budget.setState(nameTreeBytes(tree));
     });
     return tree;
   }
@@ -186,9 +257,14 @@ export class QueryEngine {
   /** The merged pprof of a stack query: one sample per distinct stack. */
   async mergePprof(query: StackQuery): Promise<Pprof> {
     const prepared = prepare(query);
+    const budget = this.budget(query.signal);
     const builder = new PprofBuilder();
-    await this.#forEachStackDataset(prepared, (sections, values) => {
+    let state = 0;
+    await this.#forEachStackDataset(prepared, budget, (sections, values) => {
       builder.add(sections.symbols!, values);
+      // Upper bound: the output holds at most every input stack node and its location.
+      state += sections.symbols!.stacks.nodeCount * PPROF_NODE_BYTES;
+      budget.setState(state);
     });
     const { startMs, endMs } = prepared.range;
     return builder.build({
@@ -209,6 +285,7 @@ export class QueryEngine {
       throw new KilnError("invalid_argument", "invalid_step", `step must be a positive number of seconds`);
     }
     const prepared = prepare(query);
+    const budget = this.budget(query.signal);
     const align = query.alignMs ?? prepared.range.startMs;
     const step = query.stepMs;
     const groupBy = [...new Set(query.groupBy)].sort();
@@ -216,63 +293,117 @@ export class QueryEngine {
       labels: Label[];
       sums: Map<number, number>;
       counts: Map<number, number>;
+      best: Map<number, SeriesExemplar>;
+      spans: Map<number, Map<bigint, { value: number; timestamp: number; labels: Label[] }>>;
     }
+    const exemplarType = query.exemplars;
+    let exemplarEntries = 0;
     const groups = new Map<string, Group>();
     let pointCount = 0;
-    await this.#forEachDataset(prepared, { symbols: needsSymbols(prepared), profiles: true }, (sections) => {
-      const index = sections.index;
-      const profiles = sections.profiles!;
-      const series = selectSeries(index, prepared.selector);
-      if (series.length === 0) return;
-      let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
-      rows = filterProfileIds(profiles, rows, prepared.profileIds);
-      const mask = prepared.callSite ? callSiteMask(sections.symbols!, prepared.callSite) : undefined;
-      const sampleLevel =
-        mask !== undefined || prepared.spanIds !== undefined || prepared.traceIds !== undefined;
-      const groupOfSeries = new Map<number, Group>();
-      for (const row of rows) {
-        const s = profiles.seriesIndex[row]!;
-        let group = groupOfSeries.get(s);
-        if (group === undefined) {
-          const labels = project(index.seriesLabels[s]!, groupBy);
-          const key = labelsKey(labels);
-          group = groups.get(key);
+    await this.#forEachDataset(
+      prepared,
+      budget,
+      { symbols: needsSymbols(prepared), profiles: true },
+      (sections) => {
+        const index = sections.index;
+        const profiles = sections.profiles!;
+        const series = selectSeries(index, prepared.selector);
+        if (series.length === 0) return;
+        let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
+        rows = filterProfileIds(profiles, rows, prepared.profileIds);
+        const mask = prepared.callSite ? callSiteMask(sections.symbols!, prepared.callSite) : undefined;
+        const sampleLevel =
+          mask !== undefined || prepared.spanIds !== undefined || prepared.traceIds !== undefined;
+        const groupOfSeries = new Map<number, Group>();
+        for (const row of rows) {
+          const s = profiles.seriesIndex[row]!;
+          let group = groupOfSeries.get(s);
           if (group === undefined) {
-            group = { labels, sums: new Map(), counts: new Map() };
-            groups.set(key, group);
+            const labels = project(index.seriesLabels[s]!, groupBy);
+            const key = labelsKey(labels);
+            group = groups.get(key);
+            if (group === undefined) {
+              group = { labels, sums: new Map(), counts: new Map(), best: new Map(), spans: new Map() };
+              groups.set(key, group);
+            }
+            groupOfSeries.set(s, group);
           }
-          groupOfSeries.set(s, group);
-        }
-        const value = sampleLevel
-          ? rowValue(profiles, row, mask, prepared.spanIds, prepared.traceIds)
-          : Number(profiles.totals[row]!);
-        if (sampleLevel && value === 0) continue;
-        const timeMs = Number(profiles.timeNanos[row]! / 1_000_000n);
-        const edge = align + Math.ceil((timeMs - align) / step) * step;
-        const previous = group.sums.get(edge);
-        if (previous === undefined) {
-          if (++pointCount > MAX_SERIES_POINTS) {
-            throw new KilnError(
-              "resource_exhausted",
-              "too_many_points",
-              `the answer would exceed ${MAX_SERIES_POINTS} points; use a larger step or fewer groups`,
-            );
+          const value = sampleLevel
+            ? rowValue(profiles, row, mask, prepared.spanIds, prepared.traceIds)
+            : Number(profiles.totals[row]!);
+          if (sampleLevel && value === 0) continue;
+          const timeMs = Number(profiles.timeNanos[row]! / 1_000_000n);
+          const edge = align + Math.ceil((timeMs - align) / step) * step;
+          const previous = group.sums.get(edge);
+          if (previous === undefined) {
+            if (++pointCount > MAX_SERIES_POINTS) {
+              throw new KilnError(
+                "resource_exhausted",
+                "too_many_points",
+                `the answer would exceed ${MAX_SERIES_POINTS} points; use a larger step or fewer groups`,
+              );
+            }
+            group.sums.set(edge, value);
+            group.counts.set(edge, 1);
+            if ((pointCount & 1023) === 0) budget.setState(pointCount * SERIES_POINT_BYTES);
+          } else {
+            group.sums.set(edge, previous + value);
+            group.counts.set(edge, group.counts.get(edge)! + 1);
           }
-          group.sums.set(edge, value);
-          group.counts.set(edge, 1);
-        } else {
-          group.sums.set(edge, previous + value);
-          group.counts.set(edge, group.counts.get(edge)! + 1);
+          if (exemplarType === "individual") {
+            const best = group.best.get(edge);
+            if (best === undefined || value > best.value) {
+              group.best.set(edge, {
+                timestamp: timeMs,
+                profileId: uuidOf(profiles.profileIds, row),
+                spanId: "",
+                value,
+                labels: without(index.seriesLabels[s]!, groupBy),
+              });
+            }
+          } else if (exemplarType === "span" && profiles.sampleSpanIds !== undefined) {
+            let spans = group.spans.get(edge);
+            if (spans === undefined) {
+              spans = new Map();
+              group.spans.set(edge, spans);
+            }
+            for (const [span, spanValue] of rowSpanSums(
+              profiles,
+              row,
+              mask,
+              prepared.spanIds,
+              prepared.traceIds,
+            )) {
+              const entry = spans.get(span);
+              if (entry === undefined) {
+                spans.set(span, {
+                  value: spanValue,
+                  timestamp: timeMs,
+                  labels: without(index.seriesLabels[s]!, groupBy),
+                });
+                if ((++exemplarEntries & 1023) === 0)
+                  budget.setState((pointCount + exemplarEntries) * SERIES_POINT_BYTES);
+              } else {
+                entry.value += spanValue;
+                if (timeMs > entry.timestamp) entry.timestamp = timeMs;
+              }
+            }
+          }
         }
-      }
-    });
+      },
+    );
     let results = [...groups.values()].map((group) => {
       const points = [...group.sums.entries()]
         .sort((a, b) => a[0] - b[0])
-        .map(([timestamp, sum]) => ({
-          timestamp,
-          value: query.aggregation === "average" ? sum / group.counts.get(timestamp)! : sum,
-        }));
+        .map(([timestamp, sum]): SeriesPoint => {
+          const point: SeriesPoint = {
+            timestamp,
+            value: query.aggregation === "average" ? sum / group.counts.get(timestamp)! : sum,
+          };
+          const exemplars = exemplarsOf(group, timestamp);
+          if (exemplars.length > 0) point.exemplars = exemplars;
+          return point;
+        });
       return { labels: group.labels, points };
     });
     results.sort((a, b) => compareLabelSets(a.labels, b.labels));
@@ -287,27 +418,175 @@ export class QueryEngine {
     return results;
   }
 
+  /**
+   * Heatmap points of a query, bucketed by heatmap.ts: per profile (INDIVIDUAL: value = the
+   * profile total) or per span per profile (SPAN: value = the span's samples summed), grouped
+   * by `groupBy`. Reads from `start − step` so the first slot is whole (as Pyroscope).
+   */
+  async selectHeatmap(query: HeatmapQuery): Promise<HeatmapSeriesResult[]> {
+    if (!(query.stepMs > 0) || !Number.isFinite(query.stepMs)) {
+      throw new KilnError("invalid_argument", "invalid_step", `step must be a positive number of seconds`);
+    }
+    const startMs = query.startMs;
+    const prepared = prepare({ ...query, startMs: query.startMs - query.stepMs });
+    const budget = this.budget(query.signal);
+    const groupBy = [...new Set(query.groupBy)].sort();
+    const groups = new Map<string, HeatmapGroup>();
+    let pointCount = 0;
+    const addPoint = (group: HeatmapGroup, point: HeatmapPoint) => {
+      group.points.push(point);
+      if (++pointCount > MAX_SERIES_POINTS) {
+        throw new KilnError(
+          "resource_exhausted",
+          "too_many_points",
+          `the heatmap would hold more than ${MAX_SERIES_POINTS} points; narrow the time range or the selector`,
+        );
+      }
+      if ((pointCount & 1023) === 0) budget.setState(pointCount * HEATMAP_POINT_BYTES);
+    };
+    await this.#forEachDataset(prepared, budget, { symbols: false, profiles: true }, (sections) => {
+      const index = sections.index;
+      const profiles = sections.profiles!;
+      const series = selectSeries(index, prepared.selector);
+      if (series.length === 0) return;
+      let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
+      rows = filterProfileIds(profiles, rows, prepared.profileIds);
+      const groupOfSeries = new Map<number, HeatmapGroup>();
+      for (const row of rows) {
+        const s = profiles.seriesIndex[row]!;
+        let group = groupOfSeries.get(s);
+        if (group === undefined) {
+          const labels = project(index.seriesLabels[s]!, groupBy);
+          const key = labelsKey(labels);
+          group = groups.get(key);
+          if (group === undefined) {
+            group = { labels, points: [] };
+            groups.set(key, group);
+          }
+          groupOfSeries.set(s, group);
+        }
+        const timeMs = Number(profiles.timeNanos[row]! / 1_000_000n);
+        const labels = index.seriesLabels[s]!;
+        if (query.type === "individual") {
+          const filtered = prepared.spanIds !== undefined || prepared.traceIds !== undefined;
+          const value = filtered
+            ? rowValue(profiles, row, undefined, prepared.spanIds, prepared.traceIds)
+            : Number(profiles.totals[row]!);
+          if (filtered && value === 0) continue;
+          addPoint(group, { timeMs, value, profileId: uuidOf(profiles.profileIds, row), spanId: "", labels });
+        } else {
+          if (profiles.sampleSpanIds === undefined) continue;
+          for (const [span, value] of rowSpanSums(
+            profiles,
+            row,
+            undefined,
+            prepared.spanIds,
+            prepared.traceIds,
+          )) {
+            addPoint(group, { timeMs, value, profileId: "", spanId: spanHex(span), labels });
+          }
+        }
+      }
+    });
+    return rangeHeatmap([...groups.values()], {
+      startMs,
+      endMs: query.endMs,
+      stepMs: query.stepMs,
+      groupBy,
+      exemplars: query.exemplars,
+      limit: query.limit ?? 0,
+    });
+  }
+
+  /**
+   * The cost of a stack query without running it: per scope (segments, compacted blocks) the
+   * blocks, series, profiles and samples it selects in the range and the stored bytes of the
+   * sections it would read. Reads the index and profiles sections (counting needs them).
+   */
+  async analyzeQuery(query: StackQuery): Promise<QueryAnalysis> {
+    const prepared = prepare(query);
+    const budget = this.budget(query.signal);
+    const scopes = new Map<string, QueryScopeStats & { blocks: Set<string> }>();
+    await this.#forEachDataset(prepared, budget, { symbols: false, profiles: true }, (sections, hit) => {
+      const profiles = sections.profiles!;
+      const series = selectSeries(sections.index, prepared.selector);
+      if (series.length === 0) return;
+      let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
+      rows = filterProfileIds(profiles, rows, prepared.profileIds);
+      if (rows.length === 0) return;
+      const componentType = hit.level === 0 ? "segments" : "compacted blocks";
+      let scope = scopes.get(componentType);
+      if (scope === undefined) {
+        scope = {
+          componentType,
+          componentCount: 1,
+          blockCount: 0,
+          seriesCount: 0,
+          profileCount: 0,
+          sampleCount: 0,
+          indexBytes: 0,
+          profileBytes: 0,
+          symbolBytes: 0,
+          blocks: new Set(),
+        };
+        scopes.set(componentType, scope);
+      }
+      scope.blocks.add(hit.blockId);
+      const seen = new Set<number>();
+      for (const row of rows) {
+        seen.add(profiles.seriesIndex[row]!);
+        scope.sampleCount += profiles.sampleOffsets[row + 1]! - profiles.sampleOffsets[row]!;
+      }
+      scope.seriesCount += seen.size;
+      scope.profileCount += rows.length;
+      for (const ref of hit.dataset.sections) {
+        if (ref.kind === SectionKind.index) scope.indexBytes += ref.sizeBytes;
+        else if (ref.kind === SectionKind.profiles) scope.profileBytes += ref.sizeBytes;
+        else if (ref.kind === SectionKind.symbols) scope.symbolBytes += ref.sizeBytes;
+      }
+    });
+    const out: QueryScopeStats[] = [];
+    for (const type of ["segments", "compacted blocks"]) {
+      const scope = scopes.get(type);
+      if (scope === undefined) continue;
+      const { blocks, ...stats } = scope;
+      out.push({ ...stats, blockCount: blocks.size });
+    }
+    return {
+      scopes: out,
+      totalBytesInTimeRange: out.reduce((n, s) => n + s.indexBytes + s.profileBytes + s.symbolBytes, 0),
+      totalQueriedSeries: out.reduce((n, s) => n + s.seriesCount, 0),
+    };
+  }
+
   // ---- label queries -------------------------------------------------------------------------
 
   /** Distinct profile type IDs with data in the range (metadata only), sorted. */
-  async profileTypes(tenant: string, range: TimeRange): Promise<string[]> {
+  async profileTypes(tenant: string, range: TimeRange, signal?: AbortSignal): Promise<string[]> {
     const types = new Set<string>();
-    for (const hit of await this.#plan(tenant, range, undefined, undefined)) {
+    const budget = this.budget(signal);
+    for (const hit of await this.#plan(budget, tenant, range, undefined, undefined)) {
       for (const type of hit.dataset.profileTypes) types.add(type);
     }
     return [...types].sort();
   }
 
   /** Label names of the series matching any of `selectors` (all series when none), sorted. */
-  async labelNames(tenant: string, selectors: readonly string[], range: TimeRange): Promise<string[]> {
+  async labelNames(
+    tenant: string,
+    selectors: readonly string[],
+    range: TimeRange,
+    signal?: AbortSignal,
+  ): Promise<string[]> {
     const parsed = parseSelectors(selectors);
     const names = new Set<string>();
+    const budget = this.budget(signal);
     if (parsed.length === 0) {
-      for (const hit of await this.#plan(tenant, range, undefined, undefined)) {
+      for (const hit of await this.#plan(budget, tenant, range, undefined, undefined)) {
         for (const name of hit.dataset.labelNames) names.add(name);
       }
     } else {
-      await this.#forEachLabelSet(tenant, parsed, range, (labels) => {
+      await this.#forEachLabelSet(budget, tenant, parsed, range, (labels) => {
         for (const [name] of labels) names.add(name);
       });
     }
@@ -320,19 +599,22 @@ export class QueryEngine {
     name: string,
     selectors: readonly string[],
     range: TimeRange,
+    signal?: AbortSignal,
   ): Promise<string[]> {
     const parsed = parseSelectors(selectors);
     const values = new Set<string>();
+    const budget = this.budget(signal);
     if (parsed.length === 0) {
       await this.#forEachDataset(
         { tenant, range, service: undefined, profileType: undefined },
+        budget,
         { symbols: false, profiles: false },
         (sections) => {
           for (const value of sections.index.postings.get(name)?.keys() ?? []) values.add(value);
         },
       );
     } else {
-      await this.#forEachLabelSet(tenant, parsed, range, (labels) => {
+      await this.#forEachLabelSet(budget, tenant, parsed, range, (labels) => {
         for (const [n, v] of labels) if (n === name) values.add(v);
       });
     }
@@ -349,11 +631,13 @@ export class QueryEngine {
     selectors: readonly string[],
     labelNames: readonly string[],
     range: TimeRange,
+    signal?: AbortSignal,
   ): Promise<Label[][]> {
     const parsed = parseSelectors(selectors);
     const names = labelNames.length === 0 ? undefined : [...new Set(labelNames)].sort();
     const out = new Map<string, Label[]>();
-    await this.#forEachLabelSet(tenant, parsed, range, (labels) => {
+    const budget = this.budget(signal);
+    await this.#forEachLabelSet(budget, tenant, parsed, range, (labels) => {
       const kept = names === undefined ? [...labels] : project(labels, names);
       if (kept.length === 0) return;
       const key = labelsKey(kept);
@@ -363,8 +647,9 @@ export class QueryEngine {
   }
 
   /** Oldest and newest profile time of the tenant (metadata only). */
-  async profileStats(tenant: string): Promise<ProfileStats> {
+  async profileStats(tenant: string, signal?: AbortSignal): Promise<ProfileStats> {
     const hits = await this.#plan(
+      this.budget(signal),
       tenant,
       { startMs: -TIME_LIMIT_MS, endMs: TIME_LIMIT_MS },
       undefined,
@@ -383,6 +668,7 @@ export class QueryEngine {
   // ---- plumbing -------------------------------------------------------------------------------
 
   async #plan(
+    budget: QueryBudget,
     tenant: string,
     range: TimeRange,
     service: string | undefined,
@@ -392,6 +678,7 @@ export class QueryEngine {
     // (the matchers still filter).
     if (service !== undefined && service.length > MAX_HINT_CHARS) service = undefined;
     if (profileType !== undefined && profileType.length > MAX_HINT_CHARS) profileType = undefined;
+    budget.check();
     const hits = await this.metastore.queryDatasets({
       tenant,
       startMs: clampMs(range.startMs),
@@ -399,6 +686,7 @@ export class QueryEngine {
       ...(service === undefined ? {} : { service }),
       ...(profileType === undefined ? {} : { profileType }),
     });
+    budget.check();
     for (const hit of hits) {
       if (hit.dataset.tenant !== tenant) {
         throw new Error(
@@ -448,16 +736,33 @@ export class QueryEngine {
    */
   async #forEachDataset(
     plan: { tenant: string; range: TimeRange; service: string | undefined; profileType: string | undefined },
+    budget: QueryBudget,
     want: { symbols: boolean; profiles: boolean },
     visit: (sections: Sections, hit: DatasetHit) => void,
   ): Promise<void> {
-    const hits = await this.#plan(plan.tenant, plan.range, plan.service, plan.profileType);
+    const hits = await this.#plan(budget, plan.tenant, plan.range, plan.service, plan.profileType);
     let next = 0;
+    let failed = false;
     const worker = async () => {
-      while (next < hits.length) {
+      while (next < hits.length && !failed) {
         const hit = hits[next++]!;
-        const sections = await this.#sections(hit, want);
-        visit(sections, hit);
+        try {
+          budget.check();
+          budget.read(sectionBytesOf(hit, want));
+          const sections = await this.#sections(hit, want);
+          if (failed) return;
+          budget.check();
+          const decoded = decodedBytesOf(sections);
+          budget.hold(decoded);
+          try {
+            visit(sections, hit);
+          } finally {
+            budget.release(decoded);
+          }
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
       }
     };
     const workers: Promise<void>[] = [];
@@ -468,9 +773,10 @@ export class QueryEngine {
   /** Sums each planned dataset per stack node with all the query's filters applied. */
   async #forEachStackDataset(
     prepared: PreparedQuery,
+    budget: QueryBudget,
     visit: (sections: Sections, values: Float64Array, magnitude: number) => void,
   ): Promise<void> {
-    await this.#forEachDataset(prepared, { symbols: true, profiles: true }, (sections) => {
+    await this.#forEachDataset(prepared, budget, { symbols: true, profiles: true }, (sections) => {
       const symbols = sections.symbols!;
       const profiles = sections.profiles!;
       const series = selectSeries(sections.index, prepared.selector);
@@ -478,6 +784,8 @@ export class QueryEngine {
       let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
       rows = filterProfileIds(profiles, rows, prepared.profileIds);
       if (rows.length === 0) return;
+      const scratch = symbols.stacks.nodeCount * 8;
+      budget.hold(scratch);
       const sums = emptyStackValues(symbols.stacks.nodeCount);
       if (prepared.traceIds === undefined) {
         sumStackValues(
@@ -494,13 +802,18 @@ export class QueryEngine {
         const values = sums.values;
         for (let i = 0; i < values.length; i++) if (mask[i] === 0) values[i] = 0;
       }
-      if (!sums.values.some((v) => v !== 0)) return;
-      visit(sections, sums.values, sums.magnitude);
+      try {
+        if (!sums.values.some((v) => v !== 0)) return;
+        visit(sections, sums.values, sums.magnitude);
+      } finally {
+        budget.release(scratch);
+      }
     });
   }
 
   /** Runs `visit` on the label set of every series matching any of `selectors` (all if none). */
   async #forEachLabelSet(
+    budget: QueryBudget,
     tenant: string,
     selectors: Matcher[][],
     range: TimeRange,
@@ -511,6 +824,7 @@ export class QueryEngine {
     const profileType = commonEquality(selectors, PROFILE_TYPE_LABEL);
     await this.#forEachDataset(
       { tenant, range, service, profileType },
+      budget,
       { symbols: false, profiles: false },
       (sections) => {
         for (const labels of sections.index.seriesLabels) {
@@ -519,6 +833,109 @@ export class QueryEngine {
       },
     );
   }
+}
+
+/** Estimated bytes per output stack node of a merged pprof (trie arrays, key map, location). */
+const PPROF_NODE_BYTES = 48;
+/** Estimated bytes per time-series point (two map entries). */
+const SERIES_POINT_BYTES = 64;
+/** Estimated bytes per heatmap point (object, id strings; labels are shared). */
+const HEATMAP_POINT_BYTES = 160;
+
+/** A profile id (16 bytes at `row`) as a UUID, 8-4-4-4-12 lower-case hex. */
+export function uuidOf(ids: Uint8Array, row: number): string {
+  const h = hexOf(ids, row * 16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** A span id as the 16 hex chars span selectors take. */
+export function spanHex(span: bigint): string {
+  return span.toString(16).padStart(16, "0");
+}
+
+/** The labels of `labels` whose names are not in `names`. */
+function without(labels: Labels, names: readonly string[]): Label[] {
+  const out: Label[] = [];
+  for (const label of labels) if (!names.includes(label[0])) out.push([label[0], label[1]]);
+  return out;
+}
+
+/** The exemplars of one series point: the best profile, or the spans with the largest value. */
+function exemplarsOf(
+  group: {
+    best: Map<number, SeriesExemplar>;
+    spans: Map<number, Map<bigint, { value: number; timestamp: number; labels: Label[] }>>;
+  },
+  edge: number,
+): SeriesExemplar[] {
+  const best = group.best.get(edge);
+  if (best !== undefined) return [best];
+  const spans = group.spans.get(edge);
+  if (spans === undefined) return [];
+  return [...spans.entries()]
+    .sort((a, b) => b[1].value - a[1].value || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .slice(0, EXEMPLARS_PER_POINT)
+    .map(([span, e]) => ({
+      timestamp: e.timestamp,
+      profileId: "",
+      spanId: spanHex(span),
+      value: e.value,
+      labels: e.labels,
+    }));
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Stored bytes of the sections of `hit` that a query with `want` reads. */
+function sectionBytesOf(hit: DatasetHit, want: { symbols: boolean; profiles: boolean }): number {
+  let bytes = 0;
+  for (const ref of hit.dataset.sections) {
+    if (
+      ref.kind === SectionKind.index ||
+      (want.symbols && ref.kind === SectionKind.symbols) ||
+      (want.profiles && ref.kind === SectionKind.profiles)
+    ) {
+      bytes += ref.sizeBytes;
+    }
+  }
+  return bytes;
+}
+
+/** Decoded sizes, computed once per (immutable, cached) section object. */
+const decodedSizes = new WeakMap<object, number>();
+
+function sizeOnce<T extends object>(section: T, sizeOf: (s: T) => number): number {
+  let size = decodedSizes.get(section);
+  if (size === undefined) {
+    size = sizeOf(section);
+    decodedSizes.set(section, size);
+  }
+  return size;
+}
+
+function decodedBytesOf(sections: Sections): number {
+  let bytes = sizeOnce(sections.index, indexBytes);
+  if (sections.symbols !== undefined) bytes += sizeOnce(sections.symbols, symbolsBytes);
+  if (sections.profiles !== undefined) bytes += sizeOnce(sections.profiles, profilesBytes);
+  return bytes;
+}
+
+/** Estimated bytes of a name table's strings, counted incrementally (tables only grow). */
+const nameBytesSeen = new WeakMap<NameTable, { count: number; bytes: number }>();
+
+/** Estimated heap bytes of a name tree: node arrays and hash slots (24 B/node), and its names. */
+export function nameTreeBytes(tree: NameTree): number {
+  const table = tree.names;
+  let seen = nameBytesSeen.get(table);
+  if (seen === undefined) {
+    seen = { count: 0, bytes: 0 };
+    nameBytesSeen.set(table, seen);
+  }
+  const names = table.names;
+  for (; seen.count < names.length; seen.count++) seen.bytes += 48 + 2 * names[seen.count]!.length;
+  return tree.nodeCount * 24 + seen.bytes;
 }
 
 function needsSymbols(prepared: PreparedQuery): boolean {
@@ -689,6 +1106,28 @@ function sumFiltered(
     }
   }
   return magnitude;
+}
+
+/** Per span id (samples without one skipped), the sum of a profile's selected samples. */
+function rowSpanSums(
+  profiles: ProfilesSection,
+  row: number,
+  mask: Uint8Array | undefined,
+  spanIds: Set<bigint> | undefined,
+  traceIds: Set<string> | undefined,
+): Map<bigint, number> {
+  const out = new Map<bigint, number>();
+  const spans = profiles.sampleSpanIds;
+  if (spans === undefined) return out;
+  const { sampleOffsets, sampleNodes, sampleValues } = profiles;
+  for (let i = sampleOffsets[row]!; i < sampleOffsets[row + 1]!; i++) {
+    const span = spans[i]!;
+    if (span === 0n) continue;
+    if (mask !== undefined && mask[sampleNodes[i]!] !== 1) continue;
+    if (!sampleSelected(profiles, i, spanIds, traceIds)) continue;
+    out.set(span, (out.get(span) ?? 0) + sampleValues[i]!);
+  }
+  return out;
 }
 
 /** The sum of a profile's samples that pass the mask and id filters. */
