@@ -1,50 +1,134 @@
 /**
  * `npm run bench`: prints a table; `npm run bench -- --json` prints one JSON object.
  * Every figure is printed next to the baseline measured in the same run.
+ *
+ * Parts: ingest (bench/ingest.ts) and query (bench/query.ts); `--no-ingest` or `--no-query`
+ * skips one. Query dataset size: `--query-pods=8 --query-hours=24 --query-interval-s=10`
+ * (the defaults), `--query-runs=5` timed runs per query.
  */
 
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { testdataRoot } from "../src/testing/testdata.ts";
 import { cpuBreakdown } from "./cpu-breakdown.ts";
-import { runIngestBench } from "./ingest.ts";
+import { type IngestBenchResult, runIngestBench } from "./ingest.ts";
+import { type QueryBenchResult, runQueryBench } from "./query.ts";
 
 const json = process.argv.includes("--json");
-const durationArg = process.argv.find((a) => a.startsWith("--duration-ms="));
-const durationMs = durationArg ? Number(durationArg.slice("--duration-ms=".length)) : 15_000;
-
-const clientsArg = process.argv.find((a) => a.startsWith("--clients="));
+function numberArg(name: string, fallback: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  if (arg === undefined) return fallback;
+  const value = Number(arg.slice(name.length + 3));
+  if (!(value > 0)) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+const durationMs = numberArg("duration-ms", 15_000);
 // Agents push every 10–15 s each, so a server sees many concurrent pushes, each waiting up
 // to one flush window (500 ms) for its acknowledgement: throughput needs many clients.
-const clients = clientsArg ? Number(clientsArg.slice("--clients=".length)) : 256;
+const clients = numberArg("clients", 256);
+const runIngest = !process.argv.includes("--no-ingest");
+const runQuery = !process.argv.includes("--no-query");
 const cpuProfileDir = "bench-profiles";
 const cpuProfile = process.argv.includes("--cpu-prof");
 if (cpuProfile) rmSync(cpuProfileDir, { recursive: true, force: true });
 const serverNodeArgs = cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : [];
-const ingest = await runIngestBench({
-  testdataDir: testdataRoot,
-  durationMs,
-  concurrency: clients,
-  port: 14040,
-  serverNodeArgs,
-});
+const ingest = runIngest
+  ? await runIngestBench({
+      testdataDir: testdataRoot,
+      durationMs,
+      concurrency: clients,
+      port: 14040,
+      serverNodeArgs,
+    })
+  : undefined;
+const query = runQuery
+  ? await runQueryBench({
+      testdataDir: testdataRoot,
+      pods: numberArg("query-pods", 8),
+      hours: numberArg("query-hours", 24),
+      intervalS: numberArg("query-interval-s", 10),
+      blockMinutes: numberArg("query-block-minutes", 10),
+      runs: numberArg("query-runs", 5),
+      port: 14041,
+    })
+  : undefined;
 
-const result = {
-  "ingest.profilesPerSec": round(ingest.profilesPerSec),
-  "ingest.mbPerSec": round(ingest.mbPerSec, 2),
-  "ingest.cpuMsPerProfile": round(ingest.cpuMsPerProfile, 3),
-  "ingest.floorCpuMsPerProfile": round(ingest.floorCpuMsPerProfile, 3),
-  "ingest.kilnDecodeMbPerSec": round(ingest.kilnDecodeMbPerSec, 1),
-  "ingest.genericDecodeMbPerSec": round(ingest.genericDecodeMbPerSec, 1),
-  "ingest.ackP50Ms": round(ingest.ackP50Ms, 1),
-  "ingest.ackP99Ms": round(ingest.ackP99Ms, 1),
-  "storage.bytesPerProfile": round(ingest.bytesPerProfile),
-  "storage.inputBytesPerProfile": round(ingest.inputBytesPerProfile),
-};
+const result: Record<string, number> = {};
+if (ingest) Object.assign(result, ingestResult(ingest));
+if (query) Object.assign(result, queryResult(query));
+
+function queryResult(q: QueryBenchResult): Record<string, number> {
+  return {
+    "query.flamegraph1hMs": round(q.flamegraph1hMs, 1),
+    "query.flamegraph6hMs": round(q.flamegraph6hMs, 1),
+    "query.flamegraph24hMs": round(q.flamegraph24hMs, 1),
+    "query.flamegraph24hColdMs": round(q.flamegraph24hColdMs, 1),
+    "query.seriesMs": round(q.seriesMs, 1),
+    "query.duckdbFlamegraph1hMs": round(q.duckdbFlamegraph1hMs, 1),
+    "query.duckdbFlamegraph24hMs": round(q.duckdbFlamegraph24hMs, 1),
+    "query.peakRssMb": round(q.peakRssMb),
+    "query.profiles": q.profiles,
+    "query.samples": q.samples,
+  };
+}
+
+function ingestResult(ingest: IngestBenchResult): Record<string, number> {
+  return {
+    "ingest.profilesPerSec": round(ingest.profilesPerSec),
+    "ingest.mbPerSec": round(ingest.mbPerSec, 2),
+    "ingest.cpuMsPerProfile": round(ingest.cpuMsPerProfile, 3),
+    "ingest.floorCpuMsPerProfile": round(ingest.floorCpuMsPerProfile, 3),
+    "ingest.kilnDecodeMbPerSec": round(ingest.kilnDecodeMbPerSec, 1),
+    "ingest.genericDecodeMbPerSec": round(ingest.genericDecodeMbPerSec, 1),
+    "ingest.ackP50Ms": round(ingest.ackP50Ms, 1),
+    "ingest.ackP99Ms": round(ingest.ackP99Ms, 1),
+    "storage.bytesPerProfile": round(ingest.bytesPerProfile),
+    "storage.inputBytesPerProfile": round(ingest.inputBytesPerProfile),
+  };
+}
 
 if (json) {
   console.log(JSON.stringify(result));
 } else {
+  const rows: [string, string, string][] = [];
+  if (ingest) rows.push(...ingestRows(ingest));
+  if (query) rows.push(...queryRows(query));
+  const w = Math.max(...rows.map((r) => r[0].length));
+  const v = Math.max(...rows.map((r) => r[1].length));
+  for (const [k, val, base] of rows) console.log(`${k.padEnd(w)}  ${val.padStart(v)}  ${base}`);
+}
+
+function queryRows(q: QueryBenchResult): [string, string, string][] {
+  const r = queryResult(q);
+  const duck24 = r["query.duckdbFlamegraph24hMs"]!;
+  return [
+    [
+      "query dataset",
+      `${q.profiles}`,
+      `profiles (${q.pushes} pushes), ${q.samples} samples, ${q.blocks} blocks, ${fmt(q.storedBytes / 1e6, 1)} MB; generated in ${fmt(q.generateMs / 1000, 1)} s`,
+    ],
+    [
+      "query.flamegraph1hMs",
+      fmt(r["query.flamegraph1hMs"]!),
+      `DuckDB: ${fmt(r["query.duckdbFlamegraph1hMs"]!)} ms`,
+    ],
+    ["query.flamegraph6hMs", fmt(r["query.flamegraph6hMs"]!), ""],
+    [
+      "query.flamegraph24hMs",
+      fmt(r["query.flamegraph24hMs"]!),
+      `DuckDB: ${fmt(duck24)} ms (target ≤0.5×: ${fmt(r["query.flamegraph24hMs"]! / duck24, 2)}×); first call after start ${fmt(r["query.flamegraph24hColdMs"]!)} ms`,
+    ],
+    ["query.seriesMs (24 h, 60 s step)", fmt(r["query.seriesMs"]!), ""],
+    [
+      "query.peakRssMb (server)",
+      fmt(r["query.peakRssMb"]!),
+      `DuckDB load of the same samples: ${fmt(q.duckdbLoadMs / 1000, 1)} s`,
+    ],
+  ];
+}
+
+function ingestRows(ingest: IngestBenchResult): [string, string, string][] {
+  const result = ingestResult(ingest);
   const rows: [string, string, string][] = [
     [
       "ingest.profilesPerSec",
@@ -82,9 +166,7 @@ if (json) {
     `${fmt(ingest.serverCpuMs / ingest.elapsedMs, 2)} / ${fmt(ingest.clientCpuMs / ingest.elapsedMs, 2)}`,
     "the load generator runs on the same machine",
   ]);
-  const w = Math.max(...rows.map((r) => r[0].length));
-  const v = Math.max(...rows.map((r) => r[1].length));
-  for (const [k, val, base] of rows) console.log(`${k.padEnd(w)}  ${val.padStart(v)}  ${base}`);
+  return rows;
 }
 
 function round(x: number, digits = 0): number {
@@ -96,7 +178,7 @@ function fmt(x: number, digits?: number): string {
   return digits === undefined ? String(x) : x.toFixed(digits);
 }
 
-if (cpuProfile && !json) {
+if (cpuProfile && !json && ingest) {
   // The server writes one profile per thread (main and ingest workers) on exit.
   const files = readdirSync(cpuProfileDir).map((f) => join(cpuProfileDir, f));
   if (files.length > 0) {
