@@ -6,15 +6,15 @@
  * floor is measured in this process: gunzip + Kiln's decoder over the same bytes on one
  * thread, and, as an independent reference, the generic `pprof-format` decoder.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { Profile } from "pprof-format";
 import { decodePprof } from "../src/formats/pprof/decode.ts";
 import { encodePprof } from "../src/formats/pprof/encode.ts";
 import { spyNameFor } from "../src/testing/testdata.ts";
+import { cpuMsOfPid, startBenchServer } from "./server.ts";
 
 export interface IngestBenchOptions {
   testdataDir: string;
@@ -42,8 +42,6 @@ export interface IngestBenchResult {
   clientCpuMs: number;
   elapsedMs: number;
 }
-
-const repoRoot = resolve(import.meta.dirname, "..");
 
 /** How many copies of each profile, with timestamps 10 s apart, the stream cycles through. */
 const timestampVariants = 6;
@@ -80,31 +78,9 @@ export function loadProfiles(testdataDir: string, nowMs = Date.now()): BenchProf
     });
 }
 
-function cpuMsOfPid(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100; // CLK_TCK is 100 on Linux
-}
-
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-async function waitReady(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${url}/ready`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server at ${url} not ready after ${timeoutMs} ms`);
 }
 
 /** gunzip (when gzipped) + decode, one thread, CPU ms per profile over the mix. */
@@ -156,30 +132,16 @@ export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBe
   const genericDecodeMbPerSec = measureGeneric(sentBytes, 20);
 
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-bench-"));
-  const url = `http://127.0.0.1:${opts.port}`;
-  const server = spawn(
-    process.execPath,
-    [
-      ...(opts.serverNodeArgs ?? []),
-      join(repoRoot, "src/cli/main.ts"),
-      "server",
-      "--port",
-      String(opts.port),
-      "--host",
-      "127.0.0.1",
-      "--data-dir",
-      dataDir,
-      "--log-level",
-      "warn",
-      // The largest corpus profile has 20,430 samples, over Pyroscope's default of 16,000.
-      "--max-profile-samples",
-      "32000",
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
+  const server = await startBenchServer({
+    port: opts.port,
+    dataDir,
+    nodeArgs: opts.serverNodeArgs ?? [],
+    // The largest corpus profile has 20,430 samples, over Pyroscope's default of 16,000.
+    args: ["--max-profile-samples", "32000"],
+  });
+  const url = server.url;
   try {
-    await waitReady(url, 20_000);
-    const pid = server.pid!;
+    const pid = server.pid;
     const cpuBefore = cpuMsOfPid(pid);
     const clientCpuBefore = process.cpuUsage();
     const latencies: number[] = [];
@@ -233,8 +195,7 @@ export async function runIngestBench(opts: IngestBenchOptions): Promise<IngestBe
       elapsedMs: elapsedS * 1000,
     };
   } finally {
-    server.kill("SIGTERM");
-    await new Promise((r) => server.once("exit", r));
+    await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -21,11 +21,10 @@
  * the range, sum per stack, join the paths, and build the same named tree and flame graph
  * (the code Kiln's server runs) in JS from the result.
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { BIGINT, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR } from "@duckdb/node-api";
@@ -47,6 +46,7 @@ import { ulid } from "../src/model/ulid.ts";
 import { FsObjectStore } from "../src/objstore/fs-store.ts";
 import { flameGraph } from "../src/query/flamegraph.ts";
 import { NameTree } from "../src/query/tree.ts";
+import { peakRssMb, startBenchServer } from "./server.ts";
 
 export interface QueryBenchOptions {
   testdataDir: string;
@@ -82,7 +82,6 @@ export interface QueryBenchResult {
   total24h: number;
 }
 
-const repoRoot = resolve(import.meta.dirname, "..");
 const SERVICE = "checkout";
 const TENANT = "anonymous";
 const CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
@@ -392,26 +391,6 @@ async function measure<T>(runs: number, f: () => Promise<T>): Promise<{ ms: numb
   return { ms: median(times), value: value! };
 }
 
-function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? Number.NaN);
-  return kb / 1024;
-}
-
-async function waitReady(url: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${url}/ready`);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server at ${url} not ready after ${timeoutMs} ms`);
-}
-
 interface KilnFigures {
   cold24: number;
   fg1: number;
@@ -425,27 +404,14 @@ interface KilnFigures {
 }
 
 async function queryKiln(opts: QueryBenchOptions, dataDir: string, nowMs: number): Promise<KilnFigures> {
-  const url = `http://127.0.0.1:${opts.port}`;
-  const server = spawn(
-    process.execPath,
-    [
-      join(repoRoot, "src/cli/main.ts"),
-      "server",
-      "--port",
-      String(opts.port),
-      "--host",
-      "127.0.0.1",
-      "--data-dir",
-      dataDir,
-      "--log-level",
-      "warn",
-      "--reject-older-than-ms",
-      "0",
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
+  const server = await startBenchServer({
+    port: opts.port,
+    dataDir,
+    // The generated day reaches 24 h back, past the default accepted window of 1 h.
+    args: ["--reject-older-than-ms", "0"],
+  });
+  const url = server.url;
   try {
-    await waitReady(url, 20_000);
     const client = createClient(
       QuerierService,
       createConnectTransport({
@@ -498,8 +464,7 @@ async function queryKiln(opts: QueryBenchOptions, dataDir: string, nowMs: number
       seriesSum: ser.value,
     };
   } finally {
-    server.kill("SIGTERM");
-    await new Promise((r) => server.once("exit", r));
+    await server.stop();
   }
 }
 

@@ -37,6 +37,7 @@
  * state counts as CPU (upstream drops it).
  */
 import type { Pprof } from "../../model/pprof.ts";
+import { StringInterner } from "../../model/string-interner.ts";
 import type { LabelsSnapshot } from "./labels-snapshot.ts";
 import type { JfrClass } from "./metadata.ts";
 import { field, type JfrChunk, type JfrLimits, parseJfr } from "./parser.ts";
@@ -450,17 +451,9 @@ class Converter {
 
   private buildPprof(acc: KindAccumulator): Pprof {
     const spec = jfrProfileKinds[acc.kind];
-    const strings: string[] = [""];
-    const stringIndex = new Map<string, number>([["", 0]]);
-    const intern = (s: string): number => {
-      let i = stringIndex.get(s);
-      if (i === undefined) {
-        i = strings.length;
-        strings.push(s);
-        stringIndex.set(s, i);
-      }
-      return i;
-    };
+    const stringTable = new StringInterner({ initial: [""] });
+    const strings = stringTable.list;
+    const intern = (s: string): number => stringTable.id(s);
     const sampleTypeStr = Uint32Array.from(spec.sampleTypes, ([t]) => intern(t));
     const sampleUnitStr = Uint32Array.from(spec.sampleTypes, ([, u]) => intern(u));
     const periodTypeStr = spec.periodType ? intern(spec.periodType[0]) : 0;

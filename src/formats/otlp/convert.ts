@@ -50,6 +50,7 @@ import type {
 import { KilnError } from "../../model/errors.ts";
 import { type Label, LabelName, unknownServiceName } from "../../model/labels.ts";
 import type { Pprof } from "../../model/pprof.ts";
+import { StringInterner } from "../../model/string-interner.ts";
 
 /** One converted pprof and the series labels to normalize it with. */
 export interface OtlpPprof {
@@ -396,17 +397,9 @@ function buildPprof(
   nowMs: number,
 ): Pprof {
   const dictStrings = dict.stringTable;
-  const strings: string[] = [""];
-  const stringIndex = new Map<string, number>([["", 0]]);
-  const intern = (s: string): number => {
-    let i = stringIndex.get(s);
-    if (i === undefined) {
-      i = strings.length;
-      strings.push(s);
-      stringIndex.set(s, i);
-    }
-    return i;
-  };
+  const stringTable = new StringInterner({ initial: [""] });
+  const strings = stringTable.list;
+  const intern = (s: string): number => stringTable.id(s);
   const dictString = (i: number): number => intern(dictStrings[i] ?? "");
 
   // Entities in first-use order: dictionary index → pprof index.
