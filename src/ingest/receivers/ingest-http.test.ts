@@ -324,11 +324,6 @@ describe("parseIngestRequest: errors (§2.7)", () => {
 
   it("formats not implemented yet → 422 with a clear message", async () => {
     await assertStatus(
-      () => ingest("name=a&format=speedscope", text("{}")),
-      422,
-      /speedscope is not supported yet/,
-    );
-    await assertStatus(
       () => ingest("name=a", text("x"), "binary/octet-stream+trie"),
       422,
       /trie is not supported yet/,
@@ -451,5 +446,111 @@ describe("parseIngestRequest: JFR (§2.4.3)", () => {
       422,
       /./,
     );
+  });
+});
+
+describe("speedscope, cpuprofile and perf-script uploads", () => {
+  const schema = "https://www.speedscope.app/file-format-schema.json";
+  const speedscope = (profiles: unknown[]) =>
+    text(JSON.stringify({ $schema: schema, shared: { frames: [{ name: "a" }, { name: "b" }] }, profiles }));
+  const sampled = (name: string, unit: string) => ({
+    type: "sampled",
+    name,
+    unit,
+    samples: [[0, 1], [0]],
+    weights: [2, 1],
+  });
+
+  it("format selection: speedscope is rule 6, cpuprofile and perf-script are explicit only", () => {
+    assert.equal(selectIngestFormat("speedscope", "multipart/form-data; boundary=x"), "speedscope");
+    assert.equal(selectIngestFormat("cpuprofile", undefined), "cpuprofile");
+    assert.equal(selectIngestFormat("perf-script", "multipart/form-data; boundary=x"), "perf-script");
+    assert.equal(selectIngestFormat("jfr", undefined), "jfr");
+    assert.equal(selectIngestFormat(null, "application/json"), "folded");
+  });
+
+  it("speedscope: labels as the text path plus profile_name; several profiles get the unit suffix", async () => {
+    const profiles = await ingest(
+      "name=svc{env=prod}&format=speedscope&spyName=rbspy&from=1700000000",
+      speedscope([sampled("t", "milliseconds"), sampled("m", "bytes")]),
+    );
+    const seen = profiles.map((p) => [
+      getLabel(p.seriesLabels, "__name__"),
+      getLabel(p.seriesLabels, "service_name"),
+      getLabel(p.seriesLabels, "profile_name"),
+      getLabel(p.seriesLabels, "env"),
+      getLabel(p.seriesLabels, "pyroscope_spy"),
+      profileTypeId(p.profileType),
+    ]);
+    assert.deepEqual(seen, [
+      ["wall", "svc", "t", "prod", "rbspy", "wall:wall:nanoseconds:cpu:nanoseconds"],
+      ["memory", "svc", "m", "prod", "rbspy", "memory:samples:bytes::"],
+    ]);
+    assert.deepEqual(Object.fromEntries(totalsByType(profiles)), {
+      "wall:wall:nanoseconds:cpu:nanoseconds": 3e6,
+      "memory:samples:bytes::": 3,
+    });
+  });
+
+  it("speedscope: every failure is 422, including an unknown suffix", async () => {
+    await assertStatus(
+      () => ingest("name=svc&format=speedscope", text("{")),
+      422,
+      /speedscope: not JSON/,
+      "unknown",
+    );
+    await assertStatus(
+      () => ingest("name=svc&format=speedscope", text(JSON.stringify({ $schema: "x" }))),
+      422,
+      /unknown schema/,
+    );
+    await assertStatus(
+      () => ingest("name=my.app&format=speedscope", speedscope([sampled("t", "none")])),
+      422,
+      /unknown profile type: app/,
+    );
+    await assertStatus(
+      () => ingest("name=&format=speedscope", text("{}")),
+      400,
+      /name: service name is required/,
+    );
+  });
+
+  it("speedscope corpus: the invalid trace answers 422", { skip: testdata("speedscope").skip }, async () => {
+    const body = readFileSync(testdataFile("speedscope/speedscope-invalid-incomplete-trace.json"));
+    await assertStatus(() => ingest("name=svc&format=speedscope", body), 422, /still open/);
+  });
+
+  it("cpuprofile: process_cpu samples/count and cpu/nanoseconds, labels as the text path", async () => {
+    const body = text(
+      JSON.stringify({
+        nodes: [
+          { id: 1, callFrame: { functionName: "(root)" }, children: [2] },
+          { id: 2, callFrame: { functionName: "f", url: "f.js" } },
+        ],
+        startTime: 0,
+        endTime: 30,
+        samples: [2, 2],
+        timeDeltas: [0, 10],
+      }),
+    );
+    const profiles = await ingest("name=node-app.cpu{env=x}&format=cpuprofile", body);
+    assert.deepEqual(Object.fromEntries(totalsByType(profiles)), {
+      "process_cpu:samples:count:cpu:nanoseconds": 2,
+      "process_cpu:cpu:nanoseconds:cpu:nanoseconds": 30_000,
+    });
+    assert.equal(getLabel(profiles[0]!.seriesLabels, "service_name"), "node-app");
+    await assertStatus(() => ingest("name=a&format=cpuprofile", text("{}")), 422, /cpuprofile: want `nodes`/);
+    await assertStatus(() => ingest("name=a.alloc_space&format=cpuprofile", body), 400, /does not apply/);
+  });
+
+  it("perf-script: 1 per sample, the sampleRate rule; no samples → 422; unknown suffix → 400", async () => {
+    const body = text("prog 1 1.0: cpu-clock:\n\t1 f (/p)\n\nprog 1 2.0: cpu-clock:\n\t1 f (/p)\n\n");
+    const profiles = await ingest("name=prog&format=perf-script&sampleRate=1000", body);
+    assert.deepEqual(Object.fromEntries(totalsByType(profiles)), {
+      "process_cpu:cpu:nanoseconds:cpu:nanoseconds": 2e6,
+    });
+    await assertStatus(() => ingest("name=a&format=perf-script", text("# x\n")), 422, /no sample header/);
+    await assertStatus(() => ingest("name=a.b&format=perf-script", body), 400, /unknown profile type: b/);
   });
 });

@@ -16,11 +16,15 @@
  *   resource_exhausted, …).
  */
 
+import { type CpuProfile, cpuProfileToPprof, parseCpuProfile } from "../../formats/cpuprofile/cpuprofile.ts";
 import { jfrToPprof } from "../../formats/jfr/convert.ts";
 import { decodeLabelsSnapshot, type LabelsSnapshot } from "../../formats/jfr/labels-snapshot.ts";
 import { parseMultipart } from "../../formats/multipart/multipart.ts";
+import { parsePerfScript } from "../../formats/perf-script/perf-script.ts";
 import { decodePprofAsync } from "../../formats/pprof/decode.ts";
 import { inflateProfileAsync } from "../../formats/pprof/inflate.ts";
+import { FrameStacks, frameStacksToPprof } from "../../formats/speedscope/frame-stacks.ts";
+import { parseSpeedscope, speedscopeToPprofs } from "../../formats/speedscope/speedscope.ts";
 import { parseFolded } from "../../formats/text/folded.ts";
 import { parseLines } from "../../formats/text/lines.ts";
 import { parseAppName } from "../../formats/text/name.ts";
@@ -72,6 +76,8 @@ export type IngestFormat =
   | "jfr"
   | "pprof"
   | "speedscope"
+  | "cpuprofile"
+  | "perf-script"
   | "multipart"
   | "folded";
 
@@ -85,6 +91,9 @@ export function selectIngestFormat(format: string | null, contentType: string | 
   // Raw body only: a multipart body with format=pprof goes to the pprof decoder and fails (422).
   if (format === "pprof") return "pprof";
   if (format === "speedscope") return "speedscope";
+  // Kiln extensions (not in Pyroscope): explicit formats only, so they never shadow rule 7/8.
+  if (format === "cpuprofile") return "cpuprofile";
+  if (format === "perf-script") return "perf-script";
   if (ct.includes("multipart/form-data")) return "multipart";
   return "folded";
 }
@@ -126,9 +135,13 @@ export async function parseIngestRequest(req: IngestHttpRequest): Promise<Ingest
       return { profiles: await ingestMultipart(req, meta) };
     case "jfr":
       return { profiles: await ingestJfr(req, meta) };
+    case "speedscope":
+      return { profiles: ingestSpeedscope(req, meta) };
+    case "cpuprofile":
+    case "perf-script":
+      return { profiles: ingestScriptFormat(format, req, meta) };
     case "trie":
     case "tree":
-    case "speedscope":
       throw new IngestHttpError(
         422,
         "unknown",
@@ -170,11 +183,7 @@ function ingestText(
   meta: RequestMeta,
 ): NormalizedProfile[] {
   const { limits } = req;
-  const textLimits: TextStackLimits = {
-    maxDecodedBytes: limits.maxProfileSizeBytes > 0 ? limits.maxProfileSizeBytes : Number.MAX_SAFE_INTEGER,
-    maxDistinctStacks: limits.maxProfileSamples,
-    maxStackDepth: limits.maxStackDepth,
-  };
+  const textLimits = textPathLimits(limits);
   let parsed: ParsedStacks;
   try {
     parsed = format === "lines" ? parseLines(req.body, textLimits) : parseFolded(req.body, textLimits);
@@ -190,15 +199,7 @@ function ingestText(
   try {
     const type = suffixProfileType(meta.appName);
     if (parsed.stacks.length === 0) return [];
-    const labels: Label[] = [
-      [LabelName.metricName, type.metricName],
-      [LabelName.delta, "false"],
-    ];
-    if (meta.spyName !== "") labels.push([LabelName.spy, meta.spyName]);
-    const tags = allowedTags(meta.tags);
-    labels.push(...tags);
-    if (!meta.tags.has(LabelName.serviceName)) labels.push([LabelName.serviceName, type.serviceName]);
-    else if (!meta.tags.has(LabelName.appName)) labels.push([LabelName.appName, type.serviceName]);
+    const labels = textPathLabels(meta, type.serviceName, type.metricName);
     const pprof = textStacksToPprof(parsed, {
       type,
       sampleRate: meta.sampleRateHz,
@@ -214,6 +215,104 @@ function ingestText(
   } catch (err) {
     throw asStatus(err);
   }
+}
+
+/** Series labels of the text-like paths (§2.2's folded / … / speedscope row). */
+function textPathLabels(meta: RequestMeta, serviceName: string, metricName: string): Label[] {
+  const labels: Label[] = [
+    [LabelName.metricName, metricName],
+    [LabelName.delta, "false"],
+  ];
+  if (meta.spyName !== "") labels.push([LabelName.spy, meta.spyName]);
+  labels.push(...allowedTags(meta.tags));
+  if (!meta.tags.has(LabelName.serviceName)) labels.push([LabelName.serviceName, serviceName]);
+  else if (!meta.tags.has(LabelName.appName)) labels.push([LabelName.appName, serviceName]);
+  return labels;
+}
+
+function textPathLimits(limits: IngestLimits): TextStackLimits {
+  return {
+    maxDecodedBytes: limits.maxProfileSizeBytes > 0 ? limits.maxProfileSizeBytes : Number.MAX_SAFE_INTEGER,
+    maxDistinctStacks: limits.maxProfileSamples,
+    maxStackDepth: limits.maxStackDepth,
+  };
+}
+
+/**
+ * speedscope (§2.4.7): one pprof per merged profile, labelled like the text path plus
+ * `profile_name`. As upstream, where the whole conversion and storage call sits behind the
+ * speedscope parser, every failure after the name and size checks answers 422 — including an
+ * unknown app-name suffix and limits.
+ */
+function ingestSpeedscope(req: IngestHttpRequest, meta: RequestMeta): NormalizedProfile[] {
+  try {
+    const parsed = parseSpeedscope(req.body, textPathLimits(req.limits));
+    if ((meta.tags.get("profile_id") ?? "") !== "") return [];
+    const out: NormalizedProfile[] = [];
+    for (const profile of speedscopeToPprofs(parsed, {
+      appName: meta.appName,
+      sampleRate: meta.sampleRateHz,
+      timeNanos: meta.fromNanos,
+    })) {
+      const labels = textPathLabels(meta, profile.serviceName, profile.metricName).filter(
+        ([name]) => name !== "profile_name",
+      );
+      labels.push(["profile_name", profile.profileName]);
+      out.push(...normalizeTextPprof(profile.pprof, labels, req, meta));
+    }
+    return out;
+  } catch (err) {
+    throw asStatus(err, 422, "unknown");
+  }
+}
+
+/**
+ * Kiln's extra text-like formats, V8 `.cpuprofile` and `perf script` output: the app name's
+ * suffix picks the type as for folded (§2.6); a parse failure answers 422, later failures
+ * (unknown suffix, limits, validation) their own code's status, as on the folded path.
+ */
+function ingestScriptFormat(
+  format: "cpuprofile" | "perf-script",
+  req: IngestHttpRequest,
+  meta: RequestMeta,
+): NormalizedProfile[] {
+  const limits = textPathLimits(req.limits);
+  let parsed: FrameStacks | CpuProfile;
+  try {
+    parsed = format === "cpuprofile" ? parseCpuProfile(req.body, limits) : parsePerfScript(req.body, limits);
+  } catch (err) {
+    if (err instanceof KilnError && !err.reason.startsWith("malformed_")) throw asStatus(err);
+    throw asStatus(err, 422, "unknown");
+  }
+  if ((meta.tags.get("profile_id") ?? "") !== "") return [];
+  try {
+    const type = suffixProfileType(meta.appName);
+    const pprof =
+      parsed instanceof FrameStacks
+        ? parsed.stackCount === 0
+          ? undefined
+          : frameStacksToPprof(parsed, { type, sampleRate: meta.sampleRateHz, timeNanos: meta.fromNanos })
+        : cpuProfileToPprof(parsed, { type, sampleRate: meta.sampleRateHz, timeNanos: meta.fromNanos });
+    if (!pprof || pprof.sampleCount === 0) return [];
+    return normalizeTextPprof(pprof, textPathLabels(meta, type.serviceName, type.metricName), req, meta);
+  } catch (err) {
+    throw asStatus(err);
+  }
+}
+
+function normalizeTextPprof(
+  pprof: Pprof,
+  labels: Label[],
+  req: IngestHttpRequest,
+  meta: RequestMeta,
+): NormalizedProfile[] {
+  return normalizePprof(pprof, {
+    seriesLabels: labels,
+    limits: req.limits,
+    nowMs: req.nowMs,
+    fallbackTimeNanos: meta.fromNanos,
+    ...(req.profileIdFor ? { profileIdFor: req.profileIdFor } : {}),
+  });
 }
 
 async function ingestMultipart(req: IngestHttpRequest, meta: RequestMeta): Promise<NormalizedProfile[]> {
