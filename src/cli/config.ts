@@ -62,6 +62,9 @@ export interface KilnConfig extends LimitOptions {
   queryTimeoutMs: number;
   queryBytesReadMax: number;
   queryMemoryBytesMax: number;
+  queryWorkers: number;
+  querySectionCacheBytes: number;
+  queryAggregateCacheBytes: number;
   compaction: boolean;
   compactionIntervalMs: number;
   compactionConcurrency: number;
@@ -72,13 +75,16 @@ export interface KilnConfig extends LimitOptions {
   compactionL1MaxAgeMs: number;
   compactionL2MaxBlocks: number;
   compactionL2MaxAgeMs: number;
+  retentionPeriodMs: number;
+  retentionPeriodMsByTenant: Readonly<Record<string, number>>;
 }
 
 type OptionSpec =
   | { type: "integer"; default: number; min: number; max: number; help: string }
   | { type: "string"; default: string; help: string }
   | { type: "boolean"; default: boolean; help: string }
-  | { type: "logLevel"; default: LogLevel; help: string };
+  | { type: "logLevel"; default: LogLevel; help: string }
+  | { type: "tenantDurations"; default: Readonly<Record<string, number>>; help: string };
 
 const MiB = 1024 * 1024;
 const INT_MAX = Number.MAX_SAFE_INTEGER;
@@ -170,6 +176,27 @@ const OPTION_TABLE = {
     max: INT_MAX,
     help: "Most memory one query may hold (estimated: decoded sections plus intermediate results); past it the query fails with resource_exhausted.",
   },
+  queryWorkers: {
+    type: "integer",
+    default: Math.max(1, availableParallelism()),
+    min: 0,
+    max: 256,
+    help: "Query worker threads that decode and sum block datasets (0 = on the main thread). Answers are identical whatever the count.",
+  },
+  querySectionCacheBytes: {
+    type: "integer",
+    default: 256 * MiB,
+    min: 0,
+    max: INT_MAX,
+    help: "Memory for decoded block sections (symbols above all) kept between queries.",
+  },
+  queryAggregateCacheBytes: {
+    type: "integer",
+    default: 256 * MiB,
+    min: 0,
+    max: INT_MAX,
+    help: "Memory for per-dataset partial flame graphs and profile summaries kept between queries (long ranges merge these instead of re-reading samples).",
+  },
   compaction: {
     type: "boolean",
     default: true,
@@ -237,6 +264,18 @@ const OPTION_TABLE = {
     min: 0,
     max: INT_MAX,
     help: "Compact fewer (at least 2) level-2 blocks once the oldest is this old.",
+  },
+  retentionPeriodMs: {
+    type: "integer",
+    default: 0,
+    min: 0,
+    max: INT_MAX,
+    help: "Delete data older than this (whole blocks, by their newest profile); 0 keeps everything, as Pyroscope does.",
+  },
+  retentionPeriodMsByTenant: {
+    type: "tenantDurations",
+    default: Object.freeze({}),
+    help: 'Per-tenant retention periods overriding --retention-period-ms, a JSON object of ms, e.g. {"team-a": 604800000, "audit": 0} (0 = keep forever).',
   },
   maxBodyBytes: {
     type: "integer",
@@ -477,11 +516,41 @@ function fromText(option: OptionInfo, raw: string, where: string): unknown {
       if (!isLogLevel(raw))
         throw new ConfigError(`${where}: "${raw}" is not one of debug, info, warn, error`);
       return raw;
+    case "tenantDurations": {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        throw new ConfigError(`${where}: "${raw}" is not a JSON object`);
+      }
+      return tenantDurations(parsed, where);
+    }
   }
+}
+
+/** A JSON object of tenant → non-negative integer ms, checked; frozen. */
+function tenantDurations(value: unknown, where: string): Readonly<Record<string, number>> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ConfigError(
+      `${where}: expected a JSON object of tenant to milliseconds, got ${JSON.stringify(value)}`,
+    );
+  }
+  const out: Record<string, number> = {};
+  for (const [tenant, ms] of Object.entries(value)) {
+    if (tenant === "") throw new ConfigError(`${where}: empty tenant id`);
+    if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms < 0) {
+      throw new ConfigError(
+        `${where}: tenant "${tenant}": ${JSON.stringify(ms)} is not a non-negative integer`,
+      );
+    }
+    out[tenant] = ms;
+  }
+  return Object.freeze(out);
 }
 
 function fromJson(option: OptionInfo, value: unknown, where: string): unknown {
   const { spec } = option;
+  if (spec.type === "tenantDurations") return tenantDurations(value, where);
   const want = spec.type === "integer" ? "number" : spec.type === "boolean" ? "boolean" : "string";
   if (typeof value !== want)
     throw new ConfigError(`${where}: expected a ${want}, got ${JSON.stringify(value)}`);
@@ -511,6 +580,7 @@ const VALUE_HINT: Readonly<Record<OptionSpec["type"], string>> = {
   string: "<string>",
   boolean: "[=true|false]",
   logLevel: "<level>",
+  tenantDurations: "<json>",
 };
 
 /** Help text for `kiln --help` and `kiln server --help`: every option, default and env var. */
@@ -523,6 +593,7 @@ export function helpText(): string {
     "Commands:",
     "  server      Run the server (HTTP/1.1 and gRPC/HTTP/2 on one port).",
     "  query       Query a server or a data folder: top, folded, series, labels, export (kiln query --help).",
+    "  admin       Inspect and manage a data folder: list blocks, delete a tenant's data (kiln admin --help).",
     "",
     "Options of kiln server. Flags take --name=value or --name value; booleans also --name and",
     "--no-name. Precedence: flags > KILN_* environment variables > --config file > defaults.",
@@ -544,5 +615,7 @@ function formatDefault(spec: OptionSpec): string {
   if (spec.type === "integer" && spec.default >= MiB && spec.default % MiB === 0) {
     return `${spec.default} (${spec.default / MiB} MiB)`;
   }
-  return typeof spec.default === "string" ? JSON.stringify(spec.default) : String(spec.default);
+  return typeof spec.default === "string" || typeof spec.default === "object"
+    ? JSON.stringify(spec.default)
+    : String(spec.default);
 }

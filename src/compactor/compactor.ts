@@ -16,13 +16,19 @@
  *   planned before the commit may still read them), then any compactor deletes them.
  * A worker that lost its lease (paused past its expiry while another took the job over) is
  * refused at commit by the fencing token, and deletes its own uploads.
+ *
+ * Retention (`retention`): each pass first tombstones the blocks past their tenant's period,
+ * cancelling jobs that held them; their objects then go like compacted sources, after
+ * `deleteDelayMs`. Rows of deleted blocks are purged `deletedBlockRowsKeepMs` later. Tenant
+ * deletion (`kiln admin delete-tenant`) tombstones through the metastore; this loop deletes
+ * the objects the same way.
  */
 import { hostname } from "node:os";
-import type { LeasedCompactionJob, Metastore } from "../metastore/metastore.ts";
+import type { BlockMeta, LeasedCompactionJob, Metastore } from "../metastore/metastore.ts";
 import { StaleCompactionJobError } from "../metastore/metastore.ts";
 import { ulidTimeMs } from "../model/ulid.ts";
 import type { ObjectStore } from "../objstore/object-store.ts";
-import { type CompactionStats, compactBlocks } from "./merge.ts";
+import { type CompactionOutput, type CompactionStats, compactBlocks } from "./merge.ts";
 import { checkLevels, DEFAULT_LEVELS, type LevelPolicy, planCompaction } from "./planner.ts";
 
 /** Named points of a job, for fault injection in crash tests (see `CompactorOptions.onPoint`). */
@@ -67,6 +73,8 @@ export interface CompactorHooks {
   onOrphansDeleted?(keys: readonly string[]): void;
   /** After each pass, the state seen by this compactor. */
   onSnapshot?(snapshot: CompactorSnapshot): void;
+  /** Blocks tombstoned by retention (their objects go after the grace period). */
+  onRetention?(blocks: readonly BlockMeta[]): void;
   /** A pass or cleanup failed (jobs report through `onJob`). */
   onError?(what: string, error: unknown): void;
 }
@@ -92,13 +100,66 @@ export interface CompactorOptions {
   /** First retry delay of a failed job, doubled per failure up to `retryMaxMs`. Default 10 s. */
   retryBaseMs?: number;
   retryMaxMs?: number;
+  /**
+   * Retention: blocks whose data ends more than the tenant's period ago are tombstoned (and
+   * their objects deleted after `deleteDelayMs`). Default: keep everything.
+   */
+  retention?: RetentionPolicy;
+  /**
+   * Rows of deleted blocks are kept this long after their tombstoning (so a retried
+   * registration of the id is still refused), then purged. Default 1 day.
+   */
+  deletedBlockRowsKeepMs?: number;
   /** Plan jobs in this compactor (default true). */
   plan?: boolean;
   now?: () => number;
   hooks?: CompactorHooks;
+  /**
+   * Runs the merge of a job (default: `compactBlocks` on this thread). The server passes a
+   * worker-thread pool (merge-pool.ts) so the merge's CPU work never blocks its event loop;
+   * leases, uploads and the fenced commit stay here either way.
+   */
+  merge?: MergeFunction;
   /** Called at each named point of a job, awaited (tests kill the process there). */
   onPoint?: (point: FaultPoint, jobId: string) => void | Promise<void>;
 }
+
+/**
+ * How long each tenant's data is kept, in ms; 0 keeps it forever. Enforced on whole blocks: a
+ * tenant's block goes once its newest profile is older than the tenant's period; a
+ * multi-tenant level-0 segment goes only once every dataset in it is past its tenant's
+ * period (so a tenant kept forever keeps the segments it shares).
+ */
+export interface RetentionPolicy {
+  defaultMs: number;
+  byTenant?: Readonly<Record<string, number>>;
+}
+
+/** The retention period of `tenant` under `policy` (0 = forever). */
+export function retentionPeriodOf(policy: RetentionPolicy, tenant: string): number {
+  return policy.byTenant !== undefined && Object.hasOwn(policy.byTenant, tenant)
+    ? policy.byTenant[tenant]!
+    : policy.defaultMs;
+}
+
+/** Whether `block` is entirely past retention at `nowMs`. */
+export function isPastRetention(policy: RetentionPolicy, block: BlockMeta, nowMs: number): boolean {
+  const past = (tenant: string, maxTimeMs: number) => {
+    const period = retentionPeriodOf(policy, tenant);
+    return period > 0 && maxTimeMs < nowMs - period;
+  };
+  if (block.tenant !== "") return past(block.tenant, block.maxTimeMs);
+  return block.datasets.length > 0 && block.datasets.every((d) => past(d.tenant, d.maxTimeMs));
+}
+
+/** Retention candidates read per pass. */
+const RETENTION_BATCH = 100_000;
+
+/** The shape of `compactBlocks` without the store (the merge reads the sources itself). */
+export type MergeFunction = (
+  sources: readonly BlockMeta[],
+  options: { nowMs: number },
+) => Promise<{ outputs: CompactionOutput[]; stats: CompactionStats }>;
 
 const DEFAULTS = {
   intervalMs: 5_000,
@@ -109,6 +170,7 @@ const DEFAULTS = {
   orphanSweepIntervalMs: 10 * 60_000,
   retryBaseMs: 10_000,
   retryMaxMs: 10 * 60_000,
+  deletedBlockRowsKeepMs: 24 * 60 * 60_000,
 };
 
 /** Tombstoned objects deleted per pass. */
@@ -123,6 +185,8 @@ export class Compactor {
   readonly #now: () => number;
   readonly #hooks: CompactorHooks;
   readonly #onPoint: CompactorOptions["onPoint"];
+  readonly #merge: MergeFunction;
+  readonly #retention: RetentionPolicy;
   readonly #running = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #pass: Promise<void> | undefined;
@@ -156,6 +220,17 @@ export class Compactor {
     this.#now = options.now ?? Date.now;
     this.#hooks = options.hooks ?? {};
     this.#onPoint = options.onPoint;
+    const retention = options.retention ?? { defaultMs: 0 };
+    for (const [tenant, period] of [
+      ["(default)", retention.defaultMs],
+      ...Object.entries(retention.byTenant ?? {}),
+    ] as const) {
+      if (!Number.isSafeInteger(period) || period < 0)
+        throw new RangeError(`retention period of ${tenant} ${period} is out of range`);
+    }
+    this.#retention = retention;
+    const store = this.#store;
+    this.#merge = options.merge ?? ((sources, mergeOptions) => compactBlocks(store, sources, mergeOptions));
   }
 
   /** The last snapshot (refreshed by every pass); synchronous, for gauges. */
@@ -185,6 +260,7 @@ export class Compactor {
    * when due, refresh the snapshot. Jobs started continue after it resolves.
    */
   async runPass(): Promise<void> {
+    await this.applyRetention();
     if (this.#opts.plan) await planCompaction(this.#metastore, { levels: this.#levels, nowMs: this.#now() });
     await this.#startJobs();
     await this.deleteDueTombstones();
@@ -201,6 +277,7 @@ export class Compactor {
    * --once` and tests use). Jobs of other compactors are not waited for.
    */
   async drain(): Promise<void> {
+    await this.applyRetention();
     for (;;) {
       if (this.#opts.plan)
         await planCompaction(this.#metastore, { levels: this.#levels, nowMs: this.#now() });
@@ -278,7 +355,7 @@ export class Compactor {
     };
     try {
       await this.#point("job-start", job.id);
-      const { outputs, stats } = await compactBlocks(this.#store, leased.sources, { nowMs: this.#now() });
+      const { outputs, stats } = await this.#merge(leased.sources, { nowMs: this.#now() });
       report.stats = stats;
       checkLease();
       await this.#point("before-upload", job.id);
@@ -342,6 +419,32 @@ export class Compactor {
     if (this.#onPoint !== undefined) await this.#onPoint(point, jobId);
   }
 
+  /**
+   * Tombstones the blocks past retention (see `RetentionPolicy`); blocks in a compaction job
+   * are taken too (the job is cancelled). Returns the blocks tombstoned.
+   */
+  async applyRetention(): Promise<BlockMeta[]> {
+    const policy = this.#retention;
+    const periods = [policy.defaultMs, ...Object.values(policy.byTenant ?? {})].filter((p) => p > 0);
+    if (periods.length === 0) return [];
+    const nowMs = this.#now();
+    const candidates = await this.#metastore.listBlocksEndingBefore(
+      nowMs - Math.min(...periods),
+      RETENTION_BATCH,
+    );
+    const expired = candidates.filter((block) => isPastRetention(policy, block, nowMs));
+    if (expired.length === 0) return [];
+    const done = new Set(
+      await this.#metastore.tombstoneBlocks(
+        expired.map((b) => b.id),
+        { deleteAfterMs: nowMs + this.#opts.deleteDelayMs, nowMs },
+      ),
+    );
+    const tombstoned = expired.filter((b) => done.has(b.id));
+    if (tombstoned.length > 0) this.#hooks.onRetention?.(tombstoned);
+    return tombstoned;
+  }
+
   /** Deletes the objects of tombstones past their grace period, then forgets the tombstones. */
   async deleteDueTombstones(): Promise<number> {
     let deleted = 0;
@@ -354,6 +457,9 @@ export class Compactor {
       if (due.length < DELETE_BATCH) break;
     }
     if (deleted > 0) this.#hooks.onTombstonesDeleted?.(deleted);
+    // The rows of blocks deleted long enough ago go too (the index would grow forever).
+    const keepAfter = this.#now() - this.#opts.deletedBlockRowsKeepMs;
+    while ((await this.#metastore.purgeDeletedBlocks(keepAfter, DELETE_BATCH)) === DELETE_BATCH);
     return deleted;
   }
 

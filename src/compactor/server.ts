@@ -1,9 +1,12 @@
 /**
  * The compactor inside the all-in-one server: its own store and metastore handles on the data
- * folder, its hooks wired to the server's metrics registry and logger.
+ * folder, its hooks wired to the server's metrics registry and logger. The merges themselves
+ * run in a pool of worker threads (merge-pool.ts, one per concurrent job), so a big merge
+ * never stalls the event loop that answers queries; planning, leases (renewed from this
+ * thread, which stays responsive), uploads and fenced commits run here.
  *
  * Metrics: `kiln_compaction_jobs_total{level,outcome}`, `kiln_compaction_job_duration_seconds`,
- * `kiln_compaction_profiles_deduplicated_total`, `kiln_compaction_objects_deleted_total{reason}`
+ * `kiln_compaction_profiles_deduplicated_total`, `kiln_retention_blocks_deleted_total`, `kiln_compaction_objects_deleted_total{reason}`
  * (tombstone, orphan), and from each pass's snapshot `kiln_blocks{level}`,
  * `kiln_block_bytes{level}`, `kiln_compaction_lag_seconds` (age of the oldest live level-0
  * block), `kiln_compaction_jobs{status}` and `kiln_compaction_tombstones`.
@@ -14,6 +17,7 @@ import { FsObjectStore } from "../objstore/fs-store.ts";
 import type { Logger } from "../observability/log.ts";
 import { DURATION_BUCKETS_SECONDS, type Registry } from "../observability/metrics.ts";
 import { Compactor, type CompactorOptions } from "./compactor.ts";
+import { MergeWorkerPool } from "./merge-pool.ts";
 import { DEFAULT_LEVELS, type LevelPolicy } from "./planner.ts";
 
 /** The server options that shape the compactor (a subset of KilnConfig). */
@@ -27,6 +31,8 @@ export interface ServerCompactionConfig {
   compactionL1MaxAgeMs: number;
   compactionL2MaxBlocks: number;
   compactionL2MaxAgeMs: number;
+  retentionPeriodMs: number;
+  retentionPeriodMsByTenant: Readonly<Record<string, number>>;
 }
 
 export function levelsOf(config: ServerCompactionConfig): LevelPolicy[] {
@@ -44,6 +50,8 @@ export function levelsOf(config: ServerCompactionConfig): LevelPolicy[] {
 
 export interface RunningCompactor {
   compactor: Compactor;
+  /** The worker threads the merges run in. */
+  mergePool: MergeWorkerPool;
   stop(): Promise<void>;
 }
 
@@ -57,6 +65,11 @@ export async function startServerCompactor(options: {
 }): Promise<RunningCompactor> {
   const { dataDir, config, metrics, logger } = options;
   const store = await FsObjectStore.open(join(dataDir, "objects"));
+  // Merges run in worker threads: their CPU work must not stall queries and pushes.
+  const mergePool = new MergeWorkerPool({
+    objectsDir: join(dataDir, "objects"),
+    size: config.compactionConcurrency,
+  });
   const metastore = await SqliteMetastore.open(dataDir);
   const log = logger.child({ component: "compactor" });
   const jobs = metrics.counter({
@@ -78,6 +91,10 @@ export async function startServerCompactor(options: {
     name: "kiln_compaction_objects_deleted_total",
     help: "Block objects deleted: compacted sources after their grace period (tombstone), or uploads no block names (orphan).",
     labelNames: ["reason"],
+  });
+  const retained = metrics.counter({
+    name: "kiln_retention_blocks_deleted_total",
+    help: "Blocks tombstoned because their data is past the tenant's retention period.",
   });
   const blocks = metrics.gauge({ name: "kiln_blocks", help: "Live blocks by level.", labelNames: ["level"] });
   const blockBytes = metrics.gauge({
@@ -108,6 +125,8 @@ export async function startServerCompactor(options: {
     intervalMs: config.compactionIntervalMs,
     concurrency: config.compactionConcurrency,
     deleteDelayMs: config.compactionDeleteDelayMs,
+    merge: (sources, mergeOptions) => mergePool.merge(sources, mergeOptions),
+    retention: { defaultMs: config.retentionPeriodMs, byTenant: config.retentionPeriodMsByTenant },
     hooks: {
       onJob(report) {
         const level = String(report.level);
@@ -121,6 +140,13 @@ export async function startServerCompactor(options: {
           log.warn("compaction job lease lost", { jobId: report.jobId, err: report.error });
         else
           log.error("compaction job failed", { jobId: report.jobId, level: report.level, err: report.error });
+      },
+      onRetention(expired) {
+        retained.inc(undefined, expired.length);
+        log.info("blocks past retention tombstoned", {
+          count: expired.length,
+          tenants: [...new Set(expired.map((b) => b.tenant))],
+        });
       },
       onTombstonesDeleted: (count) => deleted.inc({ reason: "tombstone" }, count),
       onOrphansDeleted(keys) {
@@ -150,8 +176,10 @@ export async function startServerCompactor(options: {
   compactor.start();
   return {
     compactor,
+    mergePool,
     async stop() {
       await compactor.stop();
+      await mergePool.close();
       await store.close();
       await metastore.close();
     },

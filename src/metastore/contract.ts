@@ -82,7 +82,7 @@ export function metastoreContract(name: string, make: () => Promise<MetastoreFix
     const ids = (hits: { blockId: string }[]) => hits.map((h) => h.blockId);
 
     it("starts at the current schema version and empty", async () => {
-      assert.equal(SCHEMA_VERSION, 2);
+      assert.equal(SCHEMA_VERSION, 3);
       assert.equal(await store.schemaVersion(), SCHEMA_VERSION);
       assert.deepEqual(await store.listBlocks(), []);
       assert.deepEqual(
@@ -574,6 +574,123 @@ export function metastoreContract(name: string, make: () => Promise<MetastoreFix
         assert.equal(stats.oldestLevel0CreatedAtMs, 400);
         assert.deepEqual(stats.jobs, { pending: 0, running: 0, done: 0 });
         assert.equal(stats.tombstones, 0);
+      });
+    });
+
+    describe("retention and tenant deletion", () => {
+      const segment = (n: number, createdAtMs: number) =>
+        block(n, {
+          tenant: "",
+          createdAtMs,
+          datasets: [
+            dataset({ tenant: "t1", minTimeMs: 100, maxTimeMs: 200 }),
+            dataset({ tenant: "t2", minTimeMs: 100, maxTimeMs: 900 }),
+          ],
+        });
+
+      it("lists blocks ending before a time and tombstones them, cancelling their jobs", async () => {
+        await store.addBlock(block(1, { level: 1, datasets: [dataset({ minTimeMs: 10, maxTimeMs: 50 })] }));
+        await store.addBlock(block(2, { level: 1, datasets: [dataset({ minTimeMs: 10, maxTimeMs: 60 })] }));
+        await store.addBlock(block(3, { level: 1, datasets: [dataset({ minTimeMs: 10, maxTimeMs: 500 })] }));
+        const ending = await store.listBlocksEndingBefore(100, 10);
+        assert.deepEqual(
+          ending.map((b) => b.id),
+          [block(1).id, block(2).id],
+        );
+        assert.equal(ending[0]!.datasets.length, 1);
+        assert.equal((await store.listBlocksEndingBefore(100, 1)).length, 1);
+        await store.addCompactionJobs([
+          { id: "job", tenant: "t1", level: 1, sourceBlockIds: [block(2).id, block(3).id] },
+        ]);
+        const leased = (await store.acquireCompactionJob({ owner: "w", leaseMs: 10_000, nowMs: 1_000 }))!;
+        assert.deepEqual(
+          await store.tombstoneBlocks([block(2).id, "unknown"], { deleteAfterMs: 5_000, nowMs: 2_000 }),
+          [block(2).id],
+        );
+        // Again: already tombstoned, nothing to do.
+        assert.deepEqual(await store.tombstoneBlocks([block(2).id], { deleteAfterMs: 5_000 }), []);
+        assert.equal(await store.getBlock(block(2).id), undefined);
+        // The job is gone: its worker can neither renew nor commit, and block 3 is free again.
+        assert.deepEqual(await store.listCompactionJobs(), []);
+        assert.equal(
+          await store.renewCompactionLease("job", leased.job.fencingToken, {
+            owner: "w",
+            leaseMs: 1,
+            nowMs: 2_001,
+          }),
+          false,
+        );
+        await assert.rejects(
+          store.commitCompactionJob({
+            jobId: "job",
+            fencingToken: leased.job.fencingToken,
+            outputs: [],
+            deleteAfterMs: 0,
+          }),
+          StaleCompactionJobError,
+        );
+        assert.deepEqual(
+          (await store.listCompactableBlocks(1)).map((b) => b.id),
+          [block(1).id, block(3).id],
+        );
+        const due = await store.dueTombstones(5_000, 10);
+        assert.deepEqual(
+          due.map((t) => [t.blockId, t.tombstonedAtMs]),
+          [[block(2).id, 2_000]],
+        );
+        // Rows of deleted blocks go once their tombstone is purged and they are old enough.
+        assert.equal(await store.purgeDeletedBlocks(3_000, 10), 0, "the tombstone is still there");
+        await store.purgeTombstones([block(2).id]);
+        assert.equal(await store.purgeDeletedBlocks(2_000, 10), 0, "not old enough");
+        assert.equal(await store.purgeDeletedBlocks(3_000, 10), 1);
+        assert.deepEqual(await store.knownObjectKeys([block(2).objectKey]), new Set());
+        await store.addBlock(block(2, { level: 1 }));
+        assert.ok(await store.getBlock(block(2).id), "a purged id may be added again");
+      });
+
+      it("deleting a tenant tombstones its blocks and hides its data in older segments", async () => {
+        await store.addBlock(segment(1, 1_000));
+        await store.addBlock(block(2, { level: 1 }));
+        await store.addBlock(block(3, { level: 1, tenant: "t2", datasets: [dataset({ tenant: "t2" })] }));
+        assert.deepEqual(await store.deleteTenant("t1", { deleteAfterMs: 9_000, nowMs: 2_000 }), [
+          block(2).id,
+        ]);
+        assert.deepEqual(await store.listTenantDeletions(), [{ tenant: "t1", requestedAtMs: 2_000 }]);
+        await assert.rejects(store.deleteTenant("", { deleteAfterMs: 0 }));
+        const all = { startMs: 0, endMs: Number.MAX_SAFE_INTEGER };
+        assert.deepEqual(ids(await store.queryDatasets({ tenant: "t1", ...all })), []);
+        assert.deepEqual(ids(await store.queryDatasets({ tenant: "t2", ...all })), [
+          block(1).id,
+          block(3).id,
+        ]);
+        // A segment written after the deletion shows the tenant's new data.
+        await store.addBlock(segment(4, 3_000));
+        assert.deepEqual(ids(await store.queryDatasets({ tenant: "t1", ...all })), [block(4).id]);
+        // Compacting the old segment: the deleted tenant's output is tombstoned in the commit.
+        await store.addCompactionJobs([{ id: "job", tenant: "", level: 0, sourceBlockIds: [block(1).id] }]);
+        const leased = (await store.acquireCompactionJob({ owner: "w", leaseMs: 10_000, nowMs: 4_000 }))!;
+        const out = (n: number, tenant: string) =>
+          block(n, {
+            level: 1,
+            tenant,
+            objectKey: `blocks/${tenant}/${block(n).id}/block.bin`,
+            datasets: [dataset({ tenant })],
+          });
+        await store.commitCompactionJob({
+          jobId: "job",
+          fencingToken: leased.job.fencingToken,
+          outputs: [out(10, "t1"), out(11, "t2")],
+          deleteAfterMs: 9_500,
+          nowMs: 4_000,
+        });
+        assert.deepEqual(
+          (await store.listBlocks({ level: 1 })).map((b) => b.id),
+          [block(3).id, block(11).id],
+        );
+        assert.deepEqual(
+          (await store.dueTombstones(Number.MAX_SAFE_INTEGER, 10)).map((t) => t.blockId),
+          [block(2).id, block(1).id, block(10).id],
+        );
       });
     });
 

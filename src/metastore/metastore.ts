@@ -24,6 +24,17 @@
  * - Tombstoned blocks' objects are listed by `dueTombstones` only once their grace period is
  *   over (queries planned before the commit may still read them until then); `purgeTombstones`
  *   forgets them once the objects are deleted.
+ *
+ * Retention and tenant deletion (schema version 3):
+ * - `tombstoneBlocks` tombstones live blocks outside of a compaction (retention, deletion):
+ *   hidden from reads at once, objects deleted after the grace period like compacted
+ *   sources. A job not yet done that holds one of them is cancelled (removed, its other
+ *   sources freed for planning), so its worker's renewal and commit are refused.
+ * - `deleteTenant` tombstones every live block of the tenant and records the deletion: the
+ *   tenant's datasets of level-0 segments created up to then are hidden from queries, and a
+ *   compaction output of the tenant from such segments is tombstoned in its commit.
+ * - `purgeDeletedBlocks` drops the rows of blocks tombstoned long ago whose objects are gone
+ *   (until then, a retried `addBlock` of the id is refused).
  */
 export interface Metastore {
   addBlock(block: BlockMeta): Promise<void>;
@@ -73,6 +84,28 @@ export interface Metastore {
    * without sources are purged. The block rows stay (a retried add of the id is still refused).
    */
   purgeTombstones(blockIds: readonly string[]): Promise<void>;
+  /**
+   * Live blocks whose data ends before `beforeMs` (max time < beforeMs), with their datasets,
+   * sorted by id; at most `limit` (retention candidates).
+   */
+  listBlocksEndingBefore(beforeMs: number, limit: number): Promise<BlockMeta[]>;
+  /**
+   * Tombstones the live blocks among `blockIds` (the others are skipped) and cancels jobs not
+   * done that hold one; returns the ids tombstoned, sorted.
+   */
+  tombstoneBlocks(blockIds: readonly string[], options: TombstoneOptions): Promise<string[]>;
+  /**
+   * Tombstones every live block whose tenant is `tenant` (not "") and records the deletion
+   * (see above), in one transaction; returns the ids tombstoned, sorted.
+   */
+  deleteTenant(tenant: string, options: TombstoneOptions): Promise<string[]>;
+  /** Tenants deleted, with the time of the request, sorted by tenant. */
+  listTenantDeletions(): Promise<{ tenant: string; requestedAtMs: number }[]>;
+  /**
+   * Deletes the rows of blocks tombstoned before `deletedBeforeMs` whose tombstone was purged
+   * (objects deleted); at most `limit`. Returns how many went.
+   */
+  purgeDeletedBlocks(deletedBeforeMs: number, limit: number): Promise<number>;
   /** Which of `objectKeys` some block row (live or tombstoned) names: the others are orphans. */
   knownObjectKeys(objectKeys: readonly string[]): Promise<Set<string>>;
   /** Live blocks and bytes per level, the oldest live level-0 block, jobs and tombstones. */
@@ -202,6 +235,12 @@ export interface CompactionCommit {
 export interface CompactionFailure {
   error: string;
   retryAtMs: number;
+  nowMs?: number;
+}
+
+export interface TombstoneOptions {
+  /** The objects may be deleted from this time on (now + grace period). */
+  deleteAfterMs: number;
   nowMs?: number;
 }
 

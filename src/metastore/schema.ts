@@ -28,6 +28,15 @@
  *   block row itself gets `deleted_at_ms` in the same transaction, which hides it from reads.
  * - `blocks_object_key` lets the orphan sweep ask which listed objects some row names;
  *   `blocks_level_live` serves the planner's per-level scan.
+ *
+ * Added by version 3 (retention and tenant deletion):
+ * - `tenant_deletions`: one row per tenant whose data an operator deleted (`kiln admin
+ *   delete-tenant`), with the time of the (last) request. The tenant's datasets in level-0
+ *   segments created at or before that time are hidden from queries, and compaction outputs
+ *   of that tenant made from such segments are tombstoned at commit, so a multi-tenant
+ *   segment (which holds other tenants too and cannot be deleted) never brings the data back.
+ * - `blocks_live_max_time` serves the retention scan (live blocks ending before a time) and
+ *   `blocks_deleted_at` the purge of old tombstoned block rows.
  */
 
 export const MIGRATIONS: readonly (readonly string[])[] = [
@@ -102,6 +111,15 @@ export const MIGRATIONS: readonly (readonly string[])[] = [
     "CREATE INDEX tombstones_delete_after ON tombstones (delete_after_ms)",
     "CREATE INDEX blocks_object_key ON blocks (object_key)",
     "CREATE INDEX blocks_level_live ON blocks (level, deleted_at_ms)",
+  ],
+  // Version 3: retention and tenant deletion.
+  [
+    `CREATE TABLE tenant_deletions (
+      tenant TEXT NOT NULL PRIMARY KEY,
+      requested_at_ms BIGINT NOT NULL
+    )`,
+    "CREATE INDEX blocks_live_max_time ON blocks (deleted_at_ms, max_time_ms)",
+    "CREATE INDEX blocks_deleted_at ON blocks (deleted_at_ms)",
   ],
 ];
 

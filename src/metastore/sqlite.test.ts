@@ -125,7 +125,7 @@ describe("SqliteMetastore", () => {
   it("reopening an up-to-date file applies no migration twice", async () => {
     await (await SqliteMetastore.open(dir)).close();
     const store = await SqliteMetastore.open(dir);
-    assert.equal(await store.schemaVersion(), 2);
+    assert.equal(await store.schemaVersion(), 3);
     await store.close();
     const raw = new DatabaseSync(join(dir, DEFAULT_METASTORE_FILE), { readOnly: true });
     assert.deepEqual(
@@ -133,12 +133,12 @@ describe("SqliteMetastore", () => {
         .prepare("SELECT version FROM schema_version ORDER BY version")
         .all()
         .map((r) => r.version),
-      [1, 2],
+      [1, 2, 3],
     );
     raw.close();
   });
 
-  it("migrates a version-1 file with blocks to version 2, keeping them", async () => {
+  it("migrates a version-1 file with blocks to the current version, keeping them", async () => {
     const raw = new DatabaseSync(join(dir, DEFAULT_METASTORE_FILE));
     raw.exec(CREATE_SCHEMA_VERSION_TABLE);
     for (const statement of MIGRATIONS[0]!) raw.exec(statement);
@@ -151,13 +151,19 @@ describe("SqliteMetastore", () => {
       .run();
     raw.close();
     const store = await SqliteMetastore.open(dir);
-    assert.equal(await store.schemaVersion(), 2);
+    assert.equal(await store.schemaVersion(), 3);
     assert.deepEqual(
       (await store.listBlocks()).map((b) => b.id),
       ["B1"],
     );
     await store.addCompactionJobs([{ id: "J1", tenant: "", level: 0, sourceBlockIds: ["B1"] }]);
     assert.equal((await store.acquireCompactionJob({ owner: "w", leaseMs: 1000 }))?.job.id, "J1");
+    // Version 3: retention and deletion work on the migrated rows.
+    assert.deepEqual(await store.deleteTenant("t9", { deleteAfterMs: 0 }), []);
+    assert.deepEqual(
+      (await store.listBlocksEndingBefore(3, 10)).map((b) => b.id),
+      ["B1"],
+    );
     await store.close();
   });
 });

@@ -39,6 +39,7 @@ import {
   type SectionRef,
   StaleCompactionJobError,
   type Tombstone,
+  type TombstoneOptions,
 } from "./metastore.ts";
 import { CREATE_SCHEMA_VERSION_TABLE, MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import {
@@ -199,7 +200,9 @@ export class SqliteMetastore implements Metastore {
     const params: SQLInputValue[] = [query.tenant, query.startMs, query.endMs];
     let sql = `SELECT ${DATASET_COLUMNS}, b.object_key, b.format_version, b.level
       FROM datasets d JOIN blocks b ON b.id = d.block_id
-      WHERE d.tenant = ? AND d.max_time_ms >= ? AND d.min_time_ms <= ? AND b.deleted_at_ms IS NULL`;
+      WHERE d.tenant = ? AND d.max_time_ms >= ? AND d.min_time_ms <= ? AND b.deleted_at_ms IS NULL
+        AND NOT (b.tenant = '' AND EXISTS (SELECT 1 FROM tenant_deletions x
+          WHERE x.tenant = d.tenant AND b.created_at_ms <= x.requested_at_ms))`;
     if (query.service !== undefined) {
       sql += " AND d.service = ?";
       params.push(query.service);
@@ -365,7 +368,23 @@ export class SqliteMetastore implements Metastore {
         }
         insertTombstone.run(nowMs, commit.deleteAfterMs, id);
       }
-      for (const output of commit.outputs) this.insertBlock(output);
+      // Outputs of a deleted tenant made from segments written before its deletion go at once.
+      const oldestSegment = this.stmt(
+        `SELECT MIN(b.created_at_ms) AS oldest FROM compaction_job_sources s
+         JOIN blocks b ON b.id = s.block_id WHERE s.job_id = ? AND b.tenant = ''`,
+      ).get(commit.jobId)?.oldest;
+      const deletedSince = this.stmt("SELECT requested_at_ms FROM tenant_deletions WHERE tenant = ?");
+      for (const output of commit.outputs) {
+        this.insertBlock(output);
+        const deletion = deletedSince.get(output.tenant);
+        if (
+          deletion !== undefined &&
+          typeof oldestSegment === "number" &&
+          oldestSegment <= int(deletion, "requested_at_ms")
+        ) {
+          this.tombstoneLive([output.id], commit.deleteAfterMs, nowMs);
+        }
+      }
       this.stmt(
         `UPDATE compaction_jobs SET status = 'done', lease_expires_at_ms = ?, updated_at_ms = ?
          WHERE id = ? AND fencing_token = ?`,
@@ -443,6 +462,109 @@ export class SqliteMetastore implements Metastore {
         ).run(jobId, jobId);
       }
     });
+  }
+
+  async listBlocksEndingBefore(beforeMs: number, limit: number): Promise<BlockMeta[]> {
+    this.checkOpen();
+    if (!Number.isSafeInteger(beforeMs) || !Number.isSafeInteger(limit) || limit < 0) {
+      throw new InvalidMetastoreInputError(`listBlocksEndingBefore(${beforeMs}, ${limit})`);
+    }
+    return this.read(() => {
+      const ids = this.stmt(
+        `SELECT b.id FROM blocks b WHERE b.deleted_at_ms IS NULL AND b.max_time_ms < ?
+         ORDER BY b.id LIMIT ?`,
+      )
+        .all(beforeMs, limit)
+        .map((row) => text(row, "id"));
+      return this.blocksByIds(ids);
+    });
+  }
+
+  async tombstoneBlocks(blockIds: readonly string[], options: TombstoneOptions): Promise<string[]> {
+    this.checkOpen();
+    const { deleteAfterMs, nowMs } = checkTombstoneOptions(options);
+    if (!Array.isArray(blockIds) || !blockIds.every((id) => typeof id === "string")) {
+      throw new InvalidMetastoreInputError("blockIds is not an array of strings");
+    }
+    return this.write(() => this.tombstoneLive(blockIds, deleteAfterMs, nowMs));
+  }
+
+  async deleteTenant(tenant: string, options: TombstoneOptions): Promise<string[]> {
+    this.checkOpen();
+    const { deleteAfterMs, nowMs } = checkTombstoneOptions(options);
+    if (typeof tenant !== "string" || tenant === "") {
+      throw new InvalidMetastoreInputError(`tenant ${JSON.stringify(tenant)} is not a tenant id`);
+    }
+    return this.write(() => {
+      this.stmt(
+        `INSERT INTO tenant_deletions (tenant, requested_at_ms) VALUES (?, ?)
+         ON CONFLICT (tenant) DO UPDATE SET requested_at_ms = excluded.requested_at_ms`,
+      ).run(tenant, nowMs);
+      const ids = this.stmt("SELECT id FROM blocks WHERE tenant = ? AND deleted_at_ms IS NULL ORDER BY id")
+        .all(tenant)
+        .map((row) => text(row, "id"));
+      return this.tombstoneLive(ids, deleteAfterMs, nowMs);
+    });
+  }
+
+  async listTenantDeletions(): Promise<{ tenant: string; requestedAtMs: number }[]> {
+    this.checkOpen();
+    return this.stmt("SELECT tenant, requested_at_ms FROM tenant_deletions ORDER BY tenant")
+      .all()
+      .map((row) => ({ tenant: text(row, "tenant"), requestedAtMs: int(row, "requested_at_ms") }));
+  }
+
+  async purgeDeletedBlocks(deletedBeforeMs: number, limit: number): Promise<number> {
+    this.checkOpen();
+    if (!Number.isSafeInteger(deletedBeforeMs) || !Number.isSafeInteger(limit) || limit < 0) {
+      throw new InvalidMetastoreInputError(`purgeDeletedBlocks(${deletedBeforeMs}, ${limit})`);
+    }
+    return this.write(() => {
+      const ids = this.stmt(
+        `SELECT b.id FROM blocks b WHERE b.deleted_at_ms IS NOT NULL AND b.deleted_at_ms < ?
+           AND NOT EXISTS (SELECT 1 FROM tombstones t WHERE t.block_id = b.id)
+         ORDER BY b.deleted_at_ms, b.id LIMIT ?`,
+      )
+        .all(deletedBeforeMs, limit)
+        .map((row) => text(row, "id"));
+      for (const id of ids) {
+        // Normally gone with the tombstone already; rows tombstoned by schema 1 code may remain.
+        this.stmt("DELETE FROM dataset_profile_types WHERE block_id = ?").run(id);
+        this.stmt("DELETE FROM datasets WHERE block_id = ?").run(id);
+        this.stmt("DELETE FROM compaction_job_sources WHERE block_id = ?").run(id);
+        this.stmt("DELETE FROM blocks WHERE id = ?").run(id);
+      }
+      return ids.length;
+    });
+  }
+
+  /**
+   * Tombstones the live blocks among `ids` and cancels the unfinished jobs holding them;
+   * returns the ids tombstoned, sorted. Inside a write transaction.
+   */
+  private tombstoneLive(ids: readonly string[], deleteAfterMs: number, nowMs: number): string[] {
+    const done: string[] = [];
+    const mark = this.stmt("UPDATE blocks SET deleted_at_ms = ? WHERE id = ? AND deleted_at_ms IS NULL");
+    const insertTombstone = this.stmt(
+      `INSERT INTO tombstones (block_id, object_key, tombstoned_at_ms, delete_after_ms)
+       SELECT id, object_key, ?, ? FROM blocks WHERE id = ?`,
+    );
+    const openJob = this.stmt(
+      `SELECT j.id FROM compaction_job_sources s JOIN compaction_jobs j ON j.id = s.job_id
+       WHERE s.block_id = ? AND j.status <> 'done'`,
+    );
+    for (const id of [...new Set(ids)].sort()) {
+      if (Number(mark.run(nowMs, id).changes) !== 1) continue;
+      insertTombstone.run(nowMs, deleteAfterMs, id);
+      const job = openJob.get(id);
+      if (job !== undefined) {
+        const jobId = text(job, "id");
+        this.stmt("DELETE FROM compaction_job_sources WHERE job_id = ?").run(jobId);
+        this.stmt("DELETE FROM compaction_jobs WHERE id = ?").run(jobId);
+      }
+      done.push(id);
+    }
+    return done;
   }
 
   async knownObjectKeys(objectKeys: readonly string[]): Promise<Set<string>> {
@@ -574,6 +696,16 @@ export class SqliteMetastore implements Metastore {
   private checkOpen(): void {
     if (this.closed) throw new Error(`metastore ${this.path} is closed`);
   }
+}
+
+function checkTombstoneOptions(options: TombstoneOptions): { deleteAfterMs: number; nowMs: number } {
+  const nowMs = options.nowMs ?? Date.now();
+  if (!Number.isSafeInteger(options.deleteAfterMs) || !Number.isSafeInteger(nowMs)) {
+    throw new InvalidMetastoreInputError(
+      `tombstone times ${options.deleteAfterMs}, ${nowMs} are not safe integers`,
+    );
+  }
+  return { deleteAfterMs: options.deleteAfterMs, nowMs };
 }
 
 function migrate(db: DatabaseSync, path: string): void {
