@@ -159,6 +159,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       bytesReadMax: config.queryBytesReadMax,
       memoryBytesMax: config.queryMemoryBytesMax,
     },
+    workers: config.queryWorkers,
+    cacheBytes: config.querySectionCacheBytes,
+    aggregateCacheBytes: config.queryAggregateCacheBytes,
   });
   const settings = new SettingsStore(dataDir);
   const tenantOfContext = (context: HandlerContext) =>
@@ -246,6 +249,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       await pool.close();
       shutdownController.abort();
       await server.close();
+      await engine.close();
       await queryMetastore.close();
       await queryStore.close();
       await compactor?.stop();

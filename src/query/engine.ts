@@ -13,6 +13,7 @@
  * the defaults for zero values.
  */
 
+import { availableParallelism } from "node:os";
 import { readIndex, readProfiles, readSymbols } from "../block/block-reader.ts";
 import { SectionKind } from "../block/format.ts";
 import type { IndexSection } from "../block/index-section.ts";
@@ -26,17 +27,31 @@ import type { Pprof } from "../model/pprof.ts";
 import { parseProfileTypeId } from "../model/profile-type.ts";
 import { type Matcher, matchLabels, parseSelector } from "../model/selector.ts";
 import type { ObjectStore } from "../objstore/object-store.ts";
+import {
+  buildPartialTree,
+  mergePartialTree,
+  type PartialTree,
+  type ProfileSummary,
+  partialTreeBytes,
+  partialTreeOf,
+  profileSummaryBytes,
+  summarizeProfiles,
+} from "./aggregate.ts";
 import { DEFAULT_QUERY_LIMITS, QueryBudget, type QueryLimits } from "./budget.ts";
+import type { DatasetTask, DatasetTaskResult } from "./dataset-task.ts";
 import { type HeatmapGroup, type HeatmapPoint, type HeatmapSeriesResult, rangeHeatmap } from "./heatmap.ts";
 import { emptyStackValues, sumStackValues } from "./merge.ts";
 import { PprofBuilder } from "./pprof-out.ts";
 import { indexBytes, profilesBytes, SectionCache, symbolsBytes } from "./section-cache.ts";
 import { PROFILE_TYPE_LABEL, type SeriesSelector, selectProfileRows, selectSeries } from "./select.ts";
 import { addStackValues, frameName, NameTable, NameTree } from "./tree.ts";
+import { WorkerPool } from "./worker-pool.ts";
 
 /** Range used when a request gives neither start nor end (Pyroscope answers "recent data"). */
 export const DEFAULT_RANGE_MS = 60 * 60 * 1000;
 export const DEFAULT_SECTION_CACHE_BYTES = 256 * 1024 * 1024;
+/** Budget of the per-dataset aggregate cache (partial name trees, profile summaries). */
+export const DEFAULT_AGGREGATE_CACHE_BYTES = 256 * 1024 * 1024;
 /** Datasets read at the same time by one query. */
 const DATASET_CONCURRENCY = 8;
 /** Most points one SelectSeries answer may hold (over all series). */
@@ -54,6 +69,17 @@ export interface QueryEngineOptions {
   /** Per-query guard rails (budget.ts); unset fields take DEFAULT_QUERY_LIMITS. */
   limits?: Partial<QueryLimits>;
   now?: () => number;
+  /**
+   * Budget in bytes of the aggregate cache (0 disables it): per dataset wholly inside a query's
+   * range, the selected series' name tree and the per-profile totals, so long ranges merge
+   * small cached results instead of decoding profiles sections.
+   */
+  aggregateCacheBytes?: number;
+  /**
+   * Worker threads decoding and summing datasets (default: available parallelism; 0 = all on
+   * the calling thread). Answers are identical whatever the size.
+   */
+  workers?: number;
 }
 
 export interface TimeRange {
@@ -213,8 +239,11 @@ export class QueryEngine {
   readonly store: ObjectStore;
   readonly metastore: Metastore;
   readonly cache: SectionCache;
+  /** Per-dataset aggregates (aggregate.ts), keyed by what they depend on. */
+  readonly aggregates: SectionCache;
   readonly limits: Readonly<QueryLimits>;
   readonly #now: () => number;
+  readonly #pool: WorkerPool | undefined;
 
   constructor(options: QueryEngineOptions) {
     this.store = options.store;
@@ -225,6 +254,20 @@ export class QueryEngine {
       if (!(value > 0)) throw new RangeError(`query limit ${name} must be positive, got ${value}`);
     }
     this.#now = options.now ?? Date.now;
+    this.aggregates = new SectionCache(options.aggregateCacheBytes ?? DEFAULT_AGGREGATE_CACHE_BYTES);
+    const workers = options.workers ?? availableParallelism();
+    if (!(Number.isInteger(workers) && workers >= 0)) throw new RangeError(`workers ${workers} invalid`);
+    this.#pool = workers > 0 ? new WorkerPool(workers) : undefined;
+  }
+
+  /** Worker threads of the pool (0 = in-process). */
+  get workers(): number {
+    return this.#pool?.size ?? 0;
+  }
+
+  /** Stops the worker threads (idle workers never keep the process alive; this frees them). */
+  async close(): Promise<void> {
+    await this.#pool?.close();
   }
 
   /** A fresh budget for one query (exposed for tests and callers that run several steps). */
@@ -247,6 +290,10 @@ export class QueryEngine {
     const prepared = prepare(query);
     const budget = this.budget(query.signal);
     const tree = new NameTree(names);
+    if (aggregatable(prepared) && this.aggregates.maxBytes > 0) {
+      await this.#mergeTreeAggregated(prepared, budget, tree);
+      return tree;
+    }
     await this.#forEachStackDataset(prepared, budget, (sections, values, magnitude) => {
       addStackValues(tree, sections.symbols!, values, magnitude);
       budget.setState(nameTreeBytes(tree));
@@ -300,98 +347,131 @@ export class QueryEngine {
     let exemplarEntries = 0;
     const groups = new Map<string, Group>();
     let pointCount = 0;
-    await this.#forEachDataset(
-      prepared,
-      budget,
-      { symbols: needsSymbols(prepared), profiles: true },
-      (sections) => {
-        const index = sections.index;
-        const profiles = sections.profiles!;
-        const series = selectSeries(index, prepared.selector);
-        if (series.length === 0) return;
-        let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
-        rows = filterProfileIds(profiles, rows, prepared.profileIds);
-        const mask = prepared.callSite ? callSiteMask(sections.symbols!, prepared.callSite) : undefined;
-        const sampleLevel =
-          mask !== undefined || prepared.spanIds !== undefined || prepared.traceIds !== undefined;
-        const groupOfSeries = new Map<number, Group>();
-        for (const row of rows) {
-          const s = profiles.seriesIndex[row]!;
-          let group = groupOfSeries.get(s);
+    const visitRows = (
+      index: IndexSection,
+      series: Uint32Array,
+      profiles: ProfileColumns,
+      full: ProfilesSection | undefined,
+      symbols: SymbolsSection | undefined,
+    ) => {
+      let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
+      rows = filterProfileIds(profiles, rows, prepared.profileIds);
+      const mask = prepared.callSite ? callSiteMask(symbols!, prepared.callSite) : undefined;
+      const sampleLevel =
+        mask !== undefined || prepared.spanIds !== undefined || prepared.traceIds !== undefined;
+      const groupOfSeries = new Map<number, Group>();
+      for (const row of rows) {
+        const s = profiles.seriesIndex[row]!;
+        let group = groupOfSeries.get(s);
+        if (group === undefined) {
+          const labels = project(index.seriesLabels[s]!, groupBy);
+          const key = labelsKey(labels);
+          group = groups.get(key);
           if (group === undefined) {
-            const labels = project(index.seriesLabels[s]!, groupBy);
-            const key = labelsKey(labels);
-            group = groups.get(key);
-            if (group === undefined) {
-              group = { labels, sums: new Map(), counts: new Map(), best: new Map(), spans: new Map() };
-              groups.set(key, group);
-            }
-            groupOfSeries.set(s, group);
+            group = { labels, sums: new Map(), counts: new Map(), best: new Map(), spans: new Map() };
+            groups.set(key, group);
           }
-          const value = sampleLevel
-            ? rowValue(profiles, row, mask, prepared.spanIds, prepared.traceIds)
-            : Number(profiles.totals[row]!);
-          if (sampleLevel && value === 0) continue;
-          const timeMs = Number(profiles.timeNanos[row]! / 1_000_000n);
-          const edge = align + Math.ceil((timeMs - align) / step) * step;
-          const previous = group.sums.get(edge);
-          if (previous === undefined) {
-            if (++pointCount > MAX_SERIES_POINTS) {
-              throw new KilnError(
-                "resource_exhausted",
-                "too_many_points",
-                `the answer would exceed ${MAX_SERIES_POINTS} points; use a larger step or fewer groups`,
-              );
-            }
-            group.sums.set(edge, value);
-            group.counts.set(edge, 1);
-            if ((pointCount & 1023) === 0) budget.setState(pointCount * SERIES_POINT_BYTES);
-          } else {
-            group.sums.set(edge, previous + value);
-            group.counts.set(edge, group.counts.get(edge)! + 1);
+          groupOfSeries.set(s, group);
+        }
+        const value = sampleLevel
+          ? rowValue(full!, row, mask, prepared.spanIds, prepared.traceIds)
+          : Number(profiles.totals[row]!);
+        if (sampleLevel && value === 0) continue;
+        const timeMs = Number(profiles.timeNanos[row]! / 1_000_000n);
+        const edge = align + Math.ceil((timeMs - align) / step) * step;
+        const previous = group.sums.get(edge);
+        if (previous === undefined) {
+          if (++pointCount > MAX_SERIES_POINTS) {
+            throw new KilnError(
+              "resource_exhausted",
+              "too_many_points",
+              `the answer would exceed ${MAX_SERIES_POINTS} points; use a larger step or fewer groups`,
+            );
           }
-          if (exemplarType === "individual") {
-            const best = group.best.get(edge);
-            if (best === undefined || value > best.value) {
-              group.best.set(edge, {
+          group.sums.set(edge, value);
+          group.counts.set(edge, 1);
+          if ((pointCount & 1023) === 0) budget.setState(pointCount * SERIES_POINT_BYTES);
+        } else {
+          group.sums.set(edge, previous + value);
+          group.counts.set(edge, group.counts.get(edge)! + 1);
+        }
+        if (exemplarType === "individual") {
+          const best = group.best.get(edge);
+          if (best === undefined || value > best.value) {
+            group.best.set(edge, {
+              timestamp: timeMs,
+              profileId: uuidOf(profiles.profileIds, row),
+              spanId: "",
+              value,
+              labels: without(index.seriesLabels[s]!, groupBy),
+            });
+          }
+        } else if (exemplarType === "span" && full?.sampleSpanIds !== undefined) {
+          let spans = group.spans.get(edge);
+          if (spans === undefined) {
+            spans = new Map();
+            group.spans.set(edge, spans);
+          }
+          for (const [span, spanValue] of rowSpanSums(
+            full!,
+            row,
+            mask,
+            prepared.spanIds,
+            prepared.traceIds,
+          )) {
+            const entry = spans.get(span);
+            if (entry === undefined) {
+              spans.set(span, {
+                value: spanValue,
                 timestamp: timeMs,
-                profileId: uuidOf(profiles.profileIds, row),
-                spanId: "",
-                value,
                 labels: without(index.seriesLabels[s]!, groupBy),
               });
-            }
-          } else if (exemplarType === "span" && profiles.sampleSpanIds !== undefined) {
-            let spans = group.spans.get(edge);
-            if (spans === undefined) {
-              spans = new Map();
-              group.spans.set(edge, spans);
-            }
-            for (const [span, spanValue] of rowSpanSums(
-              profiles,
-              row,
-              mask,
-              prepared.spanIds,
-              prepared.traceIds,
-            )) {
-              const entry = spans.get(span);
-              if (entry === undefined) {
-                spans.set(span, {
-                  value: spanValue,
-                  timestamp: timeMs,
-                  labels: without(index.seriesLabels[s]!, groupBy),
-                });
-                if ((++exemplarEntries & 1023) === 0)
-                  budget.setState((pointCount + exemplarEntries) * SERIES_POINT_BYTES);
-              } else {
-                entry.value += spanValue;
-                if (timeMs > entry.timestamp) entry.timestamp = timeMs;
-              }
+              if ((++exemplarEntries & 1023) === 0)
+                budget.setState((pointCount + exemplarEntries) * SERIES_POINT_BYTES);
+            } else {
+              entry.value += spanValue;
+              if (timeMs > entry.timestamp) entry.timestamp = timeMs;
             }
           }
         }
-      },
-    );
+      }
+    };
+    const perSample =
+      needsSymbols(prepared) ||
+      prepared.spanIds !== undefined ||
+      prepared.traceIds !== undefined ||
+      exemplarType === "span";
+    if (!perSample && this.aggregates.maxBytes > 0) {
+      // Per-profile totals only: the cached summaries stand in for the profiles sections.
+      const hits = await this.#plan(
+        budget,
+        prepared.tenant,
+        prepared.range,
+        prepared.service,
+        prepared.profileType,
+      );
+      await this.#forEachHit(hits, budget, async (hit) => {
+        const { index, series } = await this.#selectedSeries(hit, prepared, budget);
+        if (series.length === 0) return;
+        const key = summaryKey(hit);
+        if (!this.aggregates.has(key))
+          budget.read(sectionBytesOf(hit, PROFILES_ONLY) - sectionBytesOf(hit, NO_DATA));
+        const summary = await this.aggregates.get(key, () => this.#computeSummary(hit), profileSummaryBytes);
+        budget.check();
+        visitRows(index, series, summary, undefined, undefined);
+      });
+    } else {
+      await this.#forEachDataset(
+        prepared,
+        budget,
+        { symbols: needsSymbols(prepared), profiles: true },
+        (sections) => {
+          const series = selectSeries(sections.index, prepared.selector);
+          if (series.length === 0) return;
+          visitRows(sections.index, series, sections.profiles!, sections.profiles!, sections.symbols);
+        },
+      );
+    }
     let results = [...groups.values()].map((group) => {
       const points = [...group.sums.entries()]
         .sort((a, b) => a[0] - b[0])
@@ -699,10 +779,7 @@ export class QueryEngine {
 
   #sections(hit: DatasetHit, want: { symbols: boolean; profiles: boolean }): Promise<Sections> {
     const { objectKey, dataset } = hit;
-    const key = (kind: number) => {
-      const ref = dataset.sections.find((s) => s.kind === kind);
-      return `${objectKey}@${ref?.offset ?? -1}:${kind}`;
-    };
+    const key = (kind: number) => sectionKey(hit, kind);
     const index = this.cache.get(
       key(SectionKind.index),
       () => readIndex(this.store, objectKey, dataset),
@@ -776,39 +853,236 @@ export class QueryEngine {
     budget: QueryBudget,
     visit: (sections: Sections, values: Float64Array, magnitude: number) => void,
   ): Promise<void> {
-    await this.#forEachDataset(prepared, budget, { symbols: true, profiles: true }, (sections) => {
-      const symbols = sections.symbols!;
-      const profiles = sections.profiles!;
-      const series = selectSeries(sections.index, prepared.selector);
-      if (series.length === 0) return;
-      let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
-      rows = filterProfileIds(profiles, rows, prepared.profileIds);
-      if (rows.length === 0) return;
-      const scratch = symbols.stacks.nodeCount * 8;
-      budget.hold(scratch);
-      const sums = emptyStackValues(symbols.stacks.nodeCount);
-      if (prepared.traceIds === undefined) {
-        sumStackValues(
-          profiles,
-          rows,
-          sums,
-          prepared.spanIds === undefined ? {} : { spanIds: prepared.spanIds },
-        );
-      } else {
-        sums.magnitude = sumFiltered(profiles, rows, sums.values, prepared.spanIds, prepared.traceIds);
+    await this.#forEachDataset(prepared, budget, { symbols: true, profiles: true }, (sections) =>
+      this.#sumDataset(prepared, budget, sections, visit),
+    );
+  }
+
+  /** One dataset of #forEachStackDataset: select, sum with the filters, visit non-empty sums. */
+  #sumDataset(
+    prepared: PreparedQuery,
+    budget: QueryBudget,
+    sections: Sections,
+    visit: (sections: Sections, values: Float64Array, magnitude: number) => void,
+  ): void {
+    const symbols = sections.symbols!;
+    const profiles = sections.profiles!;
+    const series = selectSeries(sections.index, prepared.selector);
+    if (series.length === 0) return;
+    let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
+    rows = filterProfileIds(profiles, rows, prepared.profileIds);
+    if (rows.length === 0) return;
+    const scratch = symbols.stacks.nodeCount * 8;
+    budget.hold(scratch);
+    const sums = emptyStackValues(symbols.stacks.nodeCount);
+    if (prepared.traceIds === undefined) {
+      sumStackValues(
+        profiles,
+        rows,
+        sums,
+        prepared.spanIds === undefined ? {} : { spanIds: prepared.spanIds },
+      );
+    } else {
+      sums.magnitude = sumFiltered(profiles, rows, sums.values, prepared.spanIds, prepared.traceIds);
+    }
+    if (prepared.callSite !== undefined) {
+      const mask = callSiteMask(symbols, prepared.callSite);
+      const values = sums.values;
+      for (let i = 0; i < values.length; i++) if (mask[i] === 0) values[i] = 0;
+    }
+    try {
+      if (!sums.values.some((v) => v !== 0)) return;
+      visit(sections, sums.values, sums.magnitude);
+    } finally {
+      budget.release(scratch);
+    }
+  }
+
+  /**
+   * mergeTree without sample filters: datasets wholly inside the range merge their cached
+   * partial tree (computed on a worker on a miss); datasets at the range's edges take the
+   * exact per-sample path. Same tree either way: every sum is of the same integers.
+   */
+  async #mergeTreeAggregated(prepared: PreparedQuery, budget: QueryBudget, tree: NameTree): Promise<void> {
+    const visit = (sections: Sections, values: Float64Array, magnitude: number) => {
+      addStackValues(tree, sections.symbols!, values, magnitude);
+      budget.setState(nameTreeBytes(tree));
+    };
+    const hits = await this.#plan(
+      budget,
+      prepared.tenant,
+      prepared.range,
+      prepared.service,
+      prepared.profileType,
+    );
+    const whole: { hit: DatasetHit; series: Uint32Array; key: string }[] = [];
+    // Edges: the exact per-sample path. Whole datasets: their series first (index sections).
+    await this.#forEachHit(hits, budget, async (hit) => {
+      if (!coversDataset(prepared.range, hit)) {
+        const want = { symbols: true, profiles: true };
+        budget.read(sectionBytesOf(hit, want));
+        const sections = await this.#sections(hit, want);
+        budget.check();
+        const decoded = decodedBytesOf(sections);
+        budget.hold(decoded);
+        try {
+          this.#sumDataset(prepared, budget, sections, visit);
+        } finally {
+          budget.release(decoded);
+        }
+        return;
       }
-      if (prepared.callSite !== undefined) {
-        const mask = callSiteMask(symbols, prepared.callSite);
-        const values = sums.values;
-        for (let i = 0; i < values.length; i++) if (mask[i] === 0) values[i] = 0;
+      const { series } = await this.#selectedSeries(hit, prepared, budget);
+      if (series.length === 0) return;
+      whole.push({
+        hit,
+        series,
+        key: `${datasetKey(hit)}|tree|${prepared.profileType}|${seriesKey(series)}`,
+      });
+    });
+    if (whole.length === 0) return;
+    // The merge of all whole datasets is cached too, keyed by their keys: a repeated long
+    // range merges one partial tree (names are matched by text, so the tree is the same).
+    const keys = whole.map((w) => w.key).sort();
+    const combinedKey = `combined|${keys.join("\n")}`;
+    const cached = whole.length > 1 ? this.aggregates.lookup<PartialTree>(combinedKey) : undefined;
+    const combined = cached === undefined ? undefined : await cached.catch(() => undefined);
+    if (combined !== undefined) {
+      budget.check();
+      mergePartialTree(tree, combined);
+      budget.setState(nameTreeBytes(tree));
+      return;
+    }
+    const into = whole.length > 1 ? new NameTree(new NameTable()) : tree;
+    await this.#forEachHit(whole, budget, async ({ hit, series, key }) => {
+      let held = 0;
+      if (!this.aggregates.has(key)) {
+        const bytes = sectionBytesOf(hit, { symbols: true, profiles: true }) - sectionBytesOf(hit, NO_DATA);
+        budget.read(bytes);
+        held = bytes;
+        budget.hold(held);
       }
       try {
-        if (!sums.values.some((v) => v !== 0)) return;
-        visit(sections, sums.values, sums.magnitude);
+        const partial = await this.aggregates.get(
+          key,
+          () => this.#computePartial(hit, series),
+          partialTreeBytes,
+        );
+        budget.check();
+        mergePartialTree(into, partial);
+        budget.setState(nameTreeBytes(into) + (into === tree ? 0 : nameTreeBytes(tree)));
       } finally {
-        budget.release(scratch);
+        budget.release(held);
       }
     });
+    if (into !== tree) {
+      const combined = partialTreeOf(into);
+      this.aggregates.put(combinedKey, combined, partialTreeBytes(combined));
+      mergePartialTree(tree, combined);
+      budget.setState(nameTreeBytes(tree));
+    }
+  }
+
+  /** The series of `hit` a query selects (reads the index section through the section cache). */
+  async #selectedSeries(
+    hit: DatasetHit,
+    prepared: PreparedQuery,
+    budget: QueryBudget,
+  ): Promise<{ index: IndexSection; series: Uint32Array }> {
+    budget.read(sectionBytesOf(hit, NO_DATA));
+    const index = (await this.#sections(hit, NO_DATA)).index;
+    budget.check();
+    return { index, series: selectSeries(index, prepared.selector) };
+  }
+
+  /** A dataset's partial tree of `series`: on a worker, or here when that fails or is off. */
+  async #computePartial(hit: DatasetHit, series: Uint32Array): Promise<PartialTree> {
+    const useSections =
+      this.#pool === undefined ||
+      (this.cache.has(sectionKey(hit, SectionKind.symbols)) &&
+        this.cache.has(sectionKey(hit, SectionKind.profiles)));
+    if (!useSections) {
+      const result = await this.#runTask(hit, series);
+      if (result?.partial !== undefined) return result.partial;
+    }
+    const sections = await this.#sections(hit, { symbols: true, profiles: true });
+    const rows = selectProfileRows(sections.profiles!, series, -TIME_LIMIT_MS, TIME_LIMIT_MS);
+    return buildPartialTree(sections.symbols!, sections.profiles!, rows);
+  }
+
+  /** A dataset's per-profile columns: on a worker, or from the decoded section. */
+  async #computeSummary(hit: DatasetHit): Promise<ProfileSummary> {
+    if (this.#pool !== undefined && !this.cache.has(sectionKey(hit, SectionKind.profiles))) {
+      const result = await this.#runTask(hit, undefined);
+      if (result !== undefined) return result.summary;
+    }
+    const sections = await this.#sections(hit, { symbols: false, profiles: true });
+    return summarizeProfiles(sections.profiles!);
+  }
+
+  /**
+   * Runs the dataset task on the pool (the main thread only reads the framed bytes); caches
+   * the profile summary it yields too. Undefined when the worker failed: the caller redoes
+   * the work here, where errors keep their kinds (e.g. BlockFormatError).
+   */
+  async #runTask(hit: DatasetHit, series: Uint32Array | undefined): Promise<DatasetTaskResult | undefined> {
+    const { objectKey, dataset } = hit;
+    const refOf = (kind: number) => dataset.sections.find((s) => s.kind === kind);
+    const profilesRef = refOf(SectionKind.profiles);
+    const symbolsRef = refOf(SectionKind.symbols);
+    if (profilesRef === undefined || (series !== undefined && symbolsRef === undefined)) return undefined;
+    let result: DatasetTaskResult;
+    try {
+      const [profiles, symbols] = await Promise.all([
+        this.store.getRange(objectKey, profilesRef.offset, profilesRef.sizeBytes),
+        series === undefined
+          ? undefined
+          : this.store.getRange(objectKey, symbolsRef!.offset, symbolsRef!.sizeBytes),
+      ]);
+      const task: DatasetTask = {
+        objectKey,
+        dataset: `${dataset.tenant}/${dataset.service}`,
+        profiles: { offset: profilesRef.offset, bytes: profiles },
+      };
+      if (series !== undefined && symbols !== undefined) {
+        task.symbols = { offset: symbolsRef!.offset, bytes: symbols };
+        task.series = series;
+      }
+      result = await this.#pool!.run(task);
+    } catch {
+      return undefined;
+    }
+    this.aggregates.put(summaryKey(hit), result.summary, profileSummaryBytes(result.summary));
+    return result;
+  }
+
+  /**
+   * Runs `work` on every planned dataset, a few at a time (work may await; its synchronous
+   * parts may merge into shared state). The first failure stops the others.
+   */
+  async #forEachHit<T>(
+    hits: readonly T[],
+    budget: QueryBudget,
+    work: (hit: T) => Promise<void>,
+  ): Promise<void> {
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+      while (next < hits.length && !failed) {
+        const hit = hits[next++]!;
+        try {
+          budget.check();
+          await work(hit);
+          if (failed) return;
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    const workers: Promise<void>[] = [];
+    for (let i = 0; i < Math.min(DATASET_CONCURRENCY, hits.length); i++) workers.push(worker());
+    await Promise.all(workers);
   }
 
   /** Runs `visit` on the label set of every series matching any of `selectors` (all if none). */
@@ -833,6 +1107,59 @@ export class QueryEngine {
       },
     );
   }
+}
+
+const NO_DATA = { symbols: false, profiles: false };
+const PROFILES_ONLY = { symbols: false, profiles: true };
+
+/** The per-profile columns SelectSeries reads (a ProfilesSection or a cached ProfileSummary). */
+type ProfileColumns = Pick<
+  ProfilesSection,
+  "profileCount" | "seriesIndex" | "timeNanos" | "totals" | "profileIds"
+>;
+
+/** The section cache key of one section of a dataset. */
+function sectionKey(hit: DatasetHit, kind: number): string {
+  const ref = hit.dataset.sections.find((s) => s.kind === kind);
+  return `${hit.objectKey}@${ref?.offset ?? -1}:${kind}`;
+}
+
+/** Identifies a dataset of an (immutable) block object: its key and profiles section offset. */
+function datasetKey(hit: DatasetHit): string {
+  return sectionKey(hit, SectionKind.profiles);
+}
+
+function summaryKey(hit: DatasetHit): string {
+  return `${datasetKey(hit)}|summary`;
+}
+
+/** Sorted series ids as runs: "3-7,9,12-40". */
+function seriesKey(series: Uint32Array): string {
+  const parts: string[] = [];
+  for (let i = 0; i < series.length; ) {
+    let j = i;
+    while (j + 1 < series.length && series[j + 1] === series[j]! + 1) j++;
+    parts.push(j === i ? `${series[i]}` : `${series[i]}-${series[j]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+/** Whether every profile of the dataset lies in the range (so every row of a series is selected). */
+function coversDataset(range: TimeRange, hit: DatasetHit): boolean {
+  return (
+    hit.dataset.minTimeMs >= Math.floor(range.startMs) && hit.dataset.maxTimeMs <= Math.floor(range.endMs)
+  );
+}
+
+/** Whether a stack query can use the per-dataset aggregates: no per-sample or per-profile filter. */
+function aggregatable(prepared: PreparedQuery): boolean {
+  return (
+    prepared.callSite === undefined &&
+    prepared.spanIds === undefined &&
+    prepared.traceIds === undefined &&
+    prepared.profileIds === undefined
+  );
 }
 
 /** Estimated bytes per output stack node of a merged pprof (trie arrays, key map, location). */
@@ -1060,7 +1387,7 @@ function hexOf(bytes: Uint8Array, offset: number): string {
 }
 
 function filterProfileIds(
-  profiles: ProfilesSection,
+  profiles: Pick<ProfilesSection, "profileIds">,
   rows: Uint32Array,
   ids: Set<string> | undefined,
 ): Uint32Array {

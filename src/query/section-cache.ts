@@ -77,6 +77,29 @@ export class SectionCache {
     return entry.value;
   }
 
+  /** Whether `key` is cached (or loading); does not touch the LRU order or the counters. */
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
+
+  /** The cached value for `key` (marked recently used), or undefined. */
+  lookup<T>(key: string): Promise<T> | undefined {
+    const found = this.#entries.get(key) as Entry<T> | undefined;
+    if (found === undefined) return undefined;
+    this.#hits++;
+    this.#entries.delete(key);
+    this.#entries.set(key, found);
+    return found.value;
+  }
+
+  /** Caches an already computed `value` under `key` unless present (then a no-op). */
+  put<T>(key: string, value: T, bytes: number): void {
+    if (this.#entries.has(key) || this.maxBytes === 0 || bytes > this.maxBytes) return;
+    this.#entries.set(key, { value: Promise.resolve(value), bytes } as Entry<unknown>);
+    this.#bytes += bytes;
+    this.#evict();
+  }
+
   clear(): void {
     this.#entries.clear();
     this.#bytes = 0;

@@ -80,7 +80,7 @@ export function intersectSorted(a: Uint32Array, b: Uint32Array): Uint32Array {
  * binary searches for its rows and two for its time window.
  */
 export function selectProfileRows(
-  profiles: ProfilesSection,
+  profiles: Pick<ProfilesSection, "seriesIndex" | "timeNanos" | "profileCount">,
   series: Uint32Array,
   startMs: number,
   endMs: number,
