@@ -39,6 +39,9 @@ export interface RunningKiln {
   ready: Promise<void>;
   /** The bound port (useful with port 0). */
   port: number;
+  /** The bound OTLP/gRPC and OTLP/HTTP ports, when those listeners are on (--otlp-grpc-port, --otlp-http-port). */
+  otlpGrpcPort?: number;
+  otlpHttpPort?: number;
   /** Stops accepting, flushes the open segment, answers its pushes, closes the stores. */
   shutdown(reason: string): Promise<void>;
 }
@@ -236,19 +239,73 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     requestTimeoutMs: config.requestTimeoutMs,
     closeTimeoutMs: config.shutdownTimeoutMs,
   });
+
+  // The standard OTLP ports, when asked for: listeners that carry only the OTLP receivers.
+  // Each router has its own metrics registry (the HTTP metrics names are the main port's).
+  const startOtlpListener = async (port: number, route: (r: ReturnType<typeof createRouter>) => void) => {
+    const otlpRouter = createRouter({
+      logger,
+      metrics: createRegistry(),
+      readMaxBytes: limits.maxBodyBytes,
+      shutdownSignal: shutdownController.signal,
+      contextValues: (req) => createContextValues().set(orgIdKey, orgIdHeader(req)),
+    });
+    route(otlpRouter);
+    return startHttpServer({
+      host: config.host,
+      port,
+      handler: otlpRouter.handler,
+      logger,
+      headersTimeoutMs: config.headersTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+      closeTimeoutMs: config.shutdownTimeoutMs,
+    });
+  };
+  const otlpServers: Awaited<ReturnType<typeof startHttpServer>>[] = [];
+  let otlpGrpcServer: (typeof otlpServers)[number] | undefined;
+  let otlpHttpServer: (typeof otlpServers)[number] | undefined;
+  try {
+    if (config.otlpGrpcPort !== 0) {
+      otlpGrpcServer = await startOtlpListener(config.otlpGrpcPort, (r) =>
+        r.connect((c) => registerOtlpProfilesService(c, otlp)),
+      );
+      otlpServers.push(otlpGrpcServer);
+    }
+    if (config.otlpHttpPort !== 0) {
+      otlpHttpServer = await startOtlpListener(config.otlpHttpPort, (r) =>
+        r.post(otlpHttpPath, otlpHttpHandler(otlp)),
+      );
+      otlpServers.push(otlpHttpServer);
+    }
+  } catch (err) {
+    // A port in use: release what was started so the failed startup leaves nothing behind.
+    for (const s of [server, ...otlpServers]) await s.close();
+    await pool.close();
+    await engine.close();
+    await queryMetastore.close();
+    await queryStore.close();
+    await compactor?.stop();
+    throw err;
+  }
   ready = true;
-  logger.info("kiln ready", { port: server.port, host: config.host, dataDir });
+  logger.info("kiln ready", {
+    port: server.port,
+    host: config.host,
+    dataDir,
+    ...(otlpGrpcServer === undefined ? {} : { otlpGrpcPort: otlpGrpcServer.port }),
+    ...(otlpHttpServer === undefined ? {} : { otlpHttpPort: otlpHttpServer.port }),
+  });
 
   let shutdownPromise: Promise<void> | undefined;
   const shutdown = (reason: string): Promise<void> => {
     shutdownPromise ??= (async () => {
       logger.info("shutting down", { reason });
       ready = false;
-      await server.stopAccepting();
+      await Promise.all([server, ...otlpServers].map((s) => s.stopAccepting()));
       // Flushes the open segments: every push accepted so far is answered before we exit.
       await pool.close();
       shutdownController.abort();
-      await server.close();
+      await Promise.all([server, ...otlpServers].map((s) => s.close()));
       await engine.close();
       await queryMetastore.close();
       await queryStore.close();
@@ -258,5 +315,11 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     return shutdownPromise;
   };
 
-  return { ready: Promise.resolve(), port: server.port, shutdown };
+  return {
+    ready: Promise.resolve(),
+    port: server.port,
+    ...(otlpGrpcServer === undefined ? {} : { otlpGrpcPort: otlpGrpcServer.port }),
+    ...(otlpHttpServer === undefined ? {} : { otlpHttpPort: otlpHttpServer.port }),
+    shutdown,
+  };
 }

@@ -48,6 +48,8 @@ function setOption<K extends keyof LimitOptions>(target: LimitOptions, key: K, v
 
 export interface KilnConfig extends LimitOptions {
   port: number;
+  otlpGrpcPort: number;
+  otlpHttpPort: number;
   host: string;
   dataDir: string;
   logLevel: LogLevel;
@@ -97,6 +99,20 @@ const OPTION_TABLE = {
     min: 0,
     max: 65535,
     help: "TCP port for HTTP/1.1 and HTTP/2 (gRPC).",
+  },
+  otlpGrpcPort: {
+    type: "integer",
+    default: 0,
+    min: 0,
+    max: 65535,
+    help: "Also listen for OTLP/gRPC profiles (ProfilesService/Export) on this port, the standard one being 4317; 0 = off.",
+  },
+  otlpHttpPort: {
+    type: "integer",
+    default: 0,
+    min: 0,
+    max: 65535,
+    help: "Also listen for OTLP/HTTP profiles (POST /v1development/profiles) on this port, the standard one being 4318; 0 = off.",
   },
   host: { type: "string", default: "0.0.0.0", help: "Address to listen on." },
   dataDir: { type: "string", default: "./data", help: "Folder for the object store and the metastore." },
@@ -593,6 +609,7 @@ export function helpText(): string {
     "Commands:",
     "  server      Run the server (HTTP/1.1 and gRPC/HTTP/2 on one port).",
     "  query       Query a server or a data folder: top, folded, series, labels, export (kiln query --help).",
+    "  push        Push profile files (pprof, JFR, OTLP, folded, …) to a server (kiln push --help).",
     "  admin       Inspect and manage a data folder: list blocks, delete a tenant's data (kiln admin --help).",
     "",
     "Options of kiln server. Flags take --name=value or --name value; booleans also --name and",

@@ -2,7 +2,8 @@
  * The `kiln` command. `kiln server [options]` runs the all-in-one server; `kiln --help`
  * lists every option (see config.ts, which owns the option table). `kiln query <subcommand>`
  * queries a running server or a data folder (see query.ts and `kiln query --help`);
- * `kiln admin <subcommand>` lists blocks and deletes tenants (admin.ts, `kiln admin --help`).
+ * `kiln admin <subcommand>` lists blocks and deletes tenants (admin.ts, `kiln admin --help`);
+ * `kiln push FILE...` sends profile files to a running server (push.ts, `kiln push --help`).
  *
  * Exit status: 0 after a clean shutdown or --help, 1 when startup or shutdown fails or
  * times out, 2 for usage errors (unknown command, flag or config key; invalid value).
@@ -45,6 +46,10 @@ export async function runCli(argv: readonly string[], env: Env = process.env): P
   if (command === "admin") {
     const { runAdminCli } = await import("./admin.ts");
     return runAdminCli(rest);
+  }
+  if (command === "push") {
+    const { runPushCli } = await import("./push.ts");
+    return runPushCli(rest);
   }
   if (command !== "server") {
     process.stderr.write(`kiln: unknown command "${command}"; run 'kiln --help' for usage\n`);
