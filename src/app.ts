@@ -9,9 +9,9 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { create } from "@bufbuild/protobuf";
 import { createContextKey, createContextValues, type HandlerContext } from "@connectrpc/connect";
-import { type HttpHandler, readBody, sendError, sendText } from "./api/http-util.ts";
+import { sendText } from "./api/http-util.ts";
+import { createIngestCounters, ingestHttpHandler, registerPushService } from "./api/ingest-routes.ts";
 import { registerQuerierServices } from "./api/querier-service.ts";
 import { labelValuesHandler, renderDiffHandler, renderHandler } from "./api/render.ts";
 import { createRouter, metricsHandler } from "./api/router.ts";
@@ -21,14 +21,10 @@ import { orgIdHeader, tenantFromHeader, tenantOf } from "./api/tenant.ts";
 import { type KilnConfig, limitOptionsOf } from "./cli/config.ts";
 import { startServerCompactor } from "./compactor/server.ts";
 import { otlpHttpHandler, otlpHttpPath, registerOtlpProfilesService } from "./formats/otlp/receiver.ts";
-import { PusherService, PushResponseSchema } from "./gen/push/v1/push_pb.js";
 import { IngestPool } from "./ingest/ingest-pool.ts";
 import type { IngestLimits } from "./ingest/normalize/limits.ts";
 import { defaultIngestLimits } from "./ingest/normalize/limits.ts";
-import { IngestHttpError } from "./ingest/receivers/ingest-http.ts";
 import { SqliteMetastore } from "./metastore/sqlite.ts";
-import { KilnError } from "./model/errors.ts";
-import { getLabel, LabelName } from "./model/labels.ts";
 import { FsObjectStore } from "./objstore/fs-store.ts";
 import type { Logger } from "./observability/log.ts";
 import { createRegistry, DURATION_BUCKETS_SECONDS, registerProcessMetrics } from "./observability/metrics.ts";
@@ -63,17 +59,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
 
   const metrics = createRegistry();
   registerProcessMetrics(metrics);
-  const profilesIngested = metrics.counter({
-    name: "kiln_ingest_profiles_total",
-    help: "Profiles stored (one per sample type and series), by receiver.",
-    labelNames: ["receiver"],
-  });
-  const rejected = metrics.counter({
-    name: "kiln_ingest_rejected_total",
-    help: "Ingest requests refused, by receiver and reason.",
-    labelNames: ["receiver", "reason"],
-    seriesMax: 500,
-  });
+  const counters = createIngestCounters(metrics);
   const flushes = metrics.counter({
     name: "kiln_segment_flushes_total",
     help: "Segment flushes (one block object each), by outcome.",
@@ -119,34 +105,6 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
   let ready = false;
   const shutdownController = new AbortController();
 
-  const ingestHandler: HttpHandler = async (req, res) => {
-    try {
-      const tenant = tenantOf(req, config.multitenancy);
-      const body = await readBody(req, { maxBytes: limits.maxBodyBytes });
-      const url = new URL(req.url ?? "/", "http://localhost");
-      const job = {
-        kind: "http" as const,
-        tenant,
-        query: url.search.slice(1),
-        contentType: req.headers["content-type"],
-        body,
-        nowMs: Date.now(),
-      };
-      // Route by the app name (before any `{labels}`): one service, one worker.
-      const serviceKey = (url.searchParams.get("name") ?? "").split("{", 1)[0]!;
-      profilesIngested.inc({ receiver: "ingest" }, await pool.ingest(job, serviceKey));
-      sendText(res, 200, "");
-    } catch (err) {
-      const reason = err instanceof KilnError ? err.reason : "internal";
-      rejected.inc({ receiver: "ingest", reason });
-      let status: number | undefined;
-      if (err instanceof IngestHttpError) status = err.status;
-      else if (err instanceof KilnError && err.reason === "body_too_large") status = 413;
-      if (err instanceof KilnError) logger.debug("ingest refused", { reason, msg: err.message });
-      sendError(res, err, { status, logger });
-    }
-  };
-
   // The query side reads the stores through its own handles (SQLite WAL allows concurrent readers).
   const queryStore = await FsObjectStore.open(join(dataDir, "objects"));
   const queryMetastore = await SqliteMetastore.open(dataDir);
@@ -174,13 +132,20 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     tenantOf: (req: Parameters<typeof tenantOf>[0]) => tenantOf(req, config.multitenancy),
   };
 
+  const ingestRoutes = {
+    pool,
+    multitenancy: config.multitenancy,
+    maxBodyBytes: limits.maxBodyBytes,
+    counters,
+    logger,
+  };
   const otlp = {
     ingest: (job: Parameters<typeof pool.ingest>[0], serviceKey: string) => pool.ingest(job, serviceKey),
     tenantOfRequest: (req: Parameters<typeof tenantOf>[0]) => tenantOf(req, config.multitenancy),
     tenantOfContext,
     maxBodyBytes: limits.maxBodyBytes,
-    onStored: (n: number) => profilesIngested.inc({ receiver: "otlp" }, n),
-    onRejected: (reason: string) => rejected.inc({ receiver: "otlp", reason }),
+    onStored: (n: number) => counters.stored("otlp", n),
+    onRejected: (reason: string) => counters.rejected("otlp", reason),
     logger,
   };
 
@@ -197,8 +162,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       else sendText(res, 503, "not ready: starting or shutting down\n");
     })
     .get("/metrics", metricsHandler(metrics))
-    .post("/ingest", ingestHandler)
-    .post("/pyroscope/ingest", ingestHandler)
+    .post("/ingest", ingestHttpHandler(ingestRoutes))
+    .post("/pyroscope/ingest", ingestHttpHandler(ingestRoutes))
     .post(otlpHttpPath, otlpHttpHandler(otlp))
     .get("/pyroscope/render", renderHandler(render))
     .get("/pyroscope/render-diff", renderDiffHandler(render))
@@ -208,27 +173,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       registerSettingsService(r, settings, tenantOfContext);
     })
     .connect((r) => registerOtlpProfilesService(r, otlp))
-    .connect((r) => {
-      r.service(PusherService, {
-        async push(request, context) {
-          try {
-            const tenant = tenantFromHeader(context.values.get(orgIdKey), config.multitenancy);
-            const series = request.series.map((s) => ({
-              labels: s.labels.map((l) => ({ name: l.name, value: l.value })),
-              samples: s.samples.map((sample) => ({ rawProfile: sample.rawProfile })),
-            }));
-            const first = series[0]?.labels.map((l) => [l.name, l.value] as const) ?? [];
-            const serviceKey = getLabel(first, LabelName.serviceName) ?? "";
-            const stored = await pool.ingest({ kind: "push", tenant, series, nowMs: Date.now() }, serviceKey);
-            profilesIngested.inc({ receiver: "push" }, stored);
-          } catch (err) {
-            rejected.inc({ receiver: "push", reason: err instanceof KilnError ? err.reason : "internal" });
-            throw err;
-          }
-          return create(PushResponseSchema);
-        },
-      });
-    });
+    .connect((r) => registerPushService(r, ingestRoutes, tenantOfContext));
 
   const server = await startHttpServer({
     host: config.host,
