@@ -818,33 +818,18 @@ export class QueryEngine {
     visit: (sections: Sections, hit: DatasetHit) => void,
   ): Promise<void> {
     const hits = await this.#plan(budget, plan.tenant, plan.range, plan.service, plan.profileType);
-    let next = 0;
-    let failed = false;
-    const worker = async () => {
-      while (next < hits.length && !failed) {
-        const hit = hits[next++]!;
-        try {
-          budget.check();
-          budget.read(sectionBytesOf(hit, want));
-          const sections = await this.#sections(hit, want);
-          if (failed) return;
-          budget.check();
-          const decoded = decodedBytesOf(sections);
-          budget.hold(decoded);
-          try {
-            visit(sections, hit);
-          } finally {
-            budget.release(decoded);
-          }
-        } catch (err) {
-          failed = true;
-          throw err;
-        }
+    await this.#forEachHit(hits, budget, async (hit) => {
+      budget.read(sectionBytesOf(hit, want));
+      const sections = await this.#sections(hit, want);
+      budget.check();
+      const decoded = decodedBytesOf(sections);
+      budget.hold(decoded);
+      try {
+        visit(sections, hit);
+      } finally {
+        budget.release(decoded);
       }
-    };
-    const workers: Promise<void>[] = [];
-    for (let i = 0; i < Math.min(DATASET_CONCURRENCY, hits.length); i++) workers.push(worker());
-    await Promise.all(workers);
+    });
   }
 
   /** Sums each planned dataset per stack node with all the query's filters applied. */
