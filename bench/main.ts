@@ -5,11 +5,22 @@
  * Parts: ingest (bench/ingest.ts) and query (bench/query.ts); `--no-ingest` or `--no-query`
  * skips one. Query dataset size: `--query-pods=8 --query-hours=24 --query-interval-s=10`
  * (the defaults), `--query-runs=5` timed runs per query.
+ *
+ * Compaction and long ranges (bench/compaction.ts; `--no-compaction` skips both):
+ * `--compaction-minutes=60 --compaction-pods=8 --compaction-interval-s=10` of level-0
+ * segments compacted to completion; `--long-days=30 --long-pods=8 --long-interval-s=60` of 1 h
+ * final-level blocks for the 7 d and 30 d flame graphs (`--long-runs=5` warm runs each).
  */
 
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { testdataRoot } from "../src/testing/testdata.ts";
+import {
+  type CompactionBenchResult,
+  type LongRangeBenchResult,
+  runCompactionBench,
+  runLongRangeBench,
+} from "./compaction.ts";
 import { cpuBreakdown } from "./cpu-breakdown.ts";
 import { type IngestBenchResult, runIngestBench } from "./ingest.ts";
 import { type QueryBenchResult, runQueryBench } from "./query.ts";
@@ -28,6 +39,7 @@ const durationMs = numberArg("duration-ms", 15_000);
 const clients = numberArg("clients", 256);
 const runIngest = !process.argv.includes("--no-ingest");
 const runQuery = !process.argv.includes("--no-query");
+const runCompaction = !process.argv.includes("--no-compaction");
 const cpuProfileDir = "bench-profiles";
 const cpuProfile = process.argv.includes("--cpu-prof");
 if (cpuProfile) rmSync(cpuProfileDir, { recursive: true, force: true });
@@ -53,9 +65,58 @@ const query = runQuery
     })
   : undefined;
 
+const compaction = runCompaction
+  ? await runCompactionBench({
+      testdataDir: testdataRoot,
+      minutes: numberArg("compaction-minutes", 60),
+      pods: numberArg("compaction-pods", 8),
+      intervalS: numberArg("compaction-interval-s", 10),
+    })
+  : undefined;
+const longRange = runCompaction
+  ? await runLongRangeBench({
+      testdataDir: testdataRoot,
+      days: numberArg("long-days", 30),
+      pods: numberArg("long-pods", 8),
+      intervalS: numberArg("long-interval-s", 60),
+      runs: numberArg("long-runs", 5),
+      port: 14042,
+    })
+  : undefined;
+
 const result: Record<string, number> = {};
 if (ingest) Object.assign(result, ingestResult(ingest));
 if (query) Object.assign(result, queryResult(query));
+if (compaction) Object.assign(result, compactionResult(compaction));
+if (longRange) Object.assign(result, longRangeResult(longRange));
+
+function compactionResult(c: CompactionBenchResult): Record<string, number> {
+  const compacted = c.liveBytes / c.pushes;
+  const input = c.inputBytes / c.pushes;
+  return {
+    "storage.compactedBytesPerProfile": round(compacted),
+    "storage.level0BytesPerProfile": round(c.level0Bytes / c.pushes),
+    // The ingest part's storage.inputBytesPerProfile is over its own corpus mix.
+    "storage.compactionInputBytesPerProfile": round(input),
+    "storage.compactedToInputRatio": round(compacted / input, 4),
+    "compaction.mbPerSec": round(c.mergedBytes / 1e6 / (c.compactionMs / 1000), 2),
+    "compaction.level0MbPerSec": round(c.level0Bytes / 1e6 / (c.compactionMs / 1000), 2),
+    "compaction.ms": round(c.compactionMs),
+    "compaction.jobs": c.jobs,
+    "compaction.level0Blocks": c.level0Blocks,
+    "compaction.liveBlocks": c.liveBlocks,
+  };
+}
+
+function longRangeResult(l: LongRangeBenchResult): Record<string, number> {
+  return {
+    "query.flamegraph7dMs": round(l.flamegraph7dMs, 1),
+    "query.flamegraph7dColdMs": round(l.flamegraph7dColdMs, 1),
+    "query.flamegraph30dMs": round(l.flamegraph30dMs, 1),
+    "query.flamegraph30dColdMs": round(l.flamegraph30dColdMs, 1),
+    "query.longRangePeakRssMb": round(l.peakRssMb),
+  };
+}
 
 function queryResult(q: QueryBenchResult): Record<string, number> {
   return {
@@ -93,6 +154,8 @@ if (json) {
   const rows: [string, string, string][] = [];
   if (ingest) rows.push(...ingestRows(ingest));
   if (query) rows.push(...queryRows(query));
+  if (compaction) rows.push(...compactionRows(compaction));
+  if (longRange) rows.push(...longRangeRows(longRange));
   const w = Math.max(...rows.map((r) => r[0].length));
   const v = Math.max(...rows.map((r) => r[1].length));
   for (const [k, val, base] of rows) console.log(`${k.padEnd(w)}  ${val.padStart(v)}  ${base}`);
@@ -123,6 +186,51 @@ function queryRows(q: QueryBenchResult): [string, string, string][] {
       "query.peakRssMb (server)",
       fmt(r["query.peakRssMb"]!),
       `DuckDB load of the same samples: ${fmt(q.duckdbLoadMs / 1000, 1)} s`,
+    ],
+  ];
+}
+
+function compactionRows(c: CompactionBenchResult): [string, string, string][] {
+  const r = compactionResult(c);
+  const levels = Object.entries(c.liveLevels)
+    .map(([level, n]) => `${n} at L${level}`)
+    .join(", ");
+  return [
+    [
+      "compaction dataset",
+      `${c.pushes}`,
+      `pushes (${c.profiles} profiles) in ${c.level0Blocks} level-0 segments, ${fmt(c.level0Bytes / 1e6, 1)} MB; ${fmt(c.inputBytes / 1e6, 1)} MB gzipped input; generated in ${fmt(c.generateMs / 1000, 1)} s`,
+    ],
+    [
+      "storage.compactedBytesPerProfile",
+      fmt(r["storage.compactedBytesPerProfile"]!),
+      `input: ${fmt(r["storage.compactionInputBytesPerProfile"]!)} bytes/push gzipped, ratio ${fmt(r["storage.compactedToInputRatio"]!, 3)} = 1/${fmt(1 / r["storage.compactedToInputRatio"]!, 1)} (target ≤ 1/20); level 0: ${fmt(r["storage.level0BytesPerProfile"]!)}`,
+    ],
+    [
+      "compaction.mbPerSec (source bytes, all levels)",
+      fmt(r["compaction.mbPerSec"]!),
+      `${fmt(c.mergedBytes / 1e6, 1)} MB merged by ${c.jobs} jobs in ${fmt(c.compactionMs / 1000, 2)} s wall (${c.failedJobs} failed); level-0 bytes/wall: ${fmt(r["compaction.level0MbPerSec"]!)} MB/s; left: ${c.liveBlocks} blocks (${levels})`,
+    ],
+  ];
+}
+
+function longRangeRows(l: LongRangeBenchResult): [string, string, string][] {
+  const r = longRangeResult(l);
+  return [
+    [
+      "long-range dataset",
+      `${l.profiles}`,
+      `profiles (${l.pushes} pushes), ${l.blocks} 1 h blocks, ${fmt(l.storedBytes / 1e6, 1)} MB; generated in ${fmt(l.generateMs / 1000, 1)} s`,
+    ],
+    [
+      "query.flamegraph7dMs",
+      fmt(r["query.flamegraph7dMs"]!),
+      `first call after start ${fmt(r["query.flamegraph7dColdMs"]!)} ms`,
+    ],
+    [
+      "query.flamegraph30dMs",
+      fmt(r["query.flamegraph30dMs"]!),
+      `target < 1000 ms; first call after start ${fmt(r["query.flamegraph30dColdMs"]!)} ms; server peak RSS ${fmt(r["query.longRangePeakRssMb"]!)} MB`,
     ],
   ];
 }

@@ -82,10 +82,10 @@ export interface QueryBenchResult {
   total24h: number;
 }
 
-const SERVICE = "checkout";
-const TENANT = "anonymous";
-const CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
-const MAX_NODES = 8192;
+export const SERVICE = "checkout";
+export const TENANT = "anonymous";
+export const CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
+export const MAX_NODES = 8192;
 /** Real Go CPU profiles of the corpus: the programs the service's pods run. */
 const SOURCE_FILES = [
   "pyroscope-go-cpu-truncated.pb.gz",
@@ -95,11 +95,11 @@ const SOURCE_FILES = [
   "parca-go-fib-cpu.pb.gz",
 ];
 /** Share of samples dropped from each push. */
-const DROP_RATE = 0.2;
+export const DROP_RATE = 0.2;
 /** CPU profiles count in periods of 10 ms. */
-const CPU_QUANTUM = 10_000_000;
+export const CPU_QUANTUM = 10_000_000;
 
-const benchLimits: IngestLimits = {
+export const benchLimits: IngestLimits = {
   ...defaultIngestLimits,
   rejectOlderThanMs: 0,
   creationGracePeriodMs: 0,
@@ -107,7 +107,7 @@ const benchLimits: IngestLimits = {
 };
 
 /** A small seeded PRNG (mulberry32), so every run generates the same data. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -240,7 +240,7 @@ function variant(
   timeMs: number,
   factor: number,
   random: () => number,
-  rows: Columns,
+  rows: Columns | undefined,
 ): NormalizedProfile | undefined {
   const b = base.profile;
   const keep: number[] = [];
@@ -262,7 +262,7 @@ function variant(
     locations.set(b.stackLocations.subarray(b.stackOffsets[s]!, b.stackOffsets[s + 1]!), at);
     at += b.stackOffsets[s + 1]! - b.stackOffsets[s]!;
     offsets[i + 1] = at;
-    rows.push(timeMs, base.series, base.stackIds[s]!, values[i]!);
+    rows?.push(timeMs, base.series, base.stackIds[s]!, values[i]!);
   });
   const out: NormalizedProfile = {
     seriesLabels: b.seriesLabels,
@@ -288,14 +288,34 @@ interface Generated {
   storedBytes: number;
   rows: Columns;
   stackPaths: Map<string, number>;
+  /** Sum of every generated sample value. */
+  valueSum: number;
 }
 
-/** Writes the dataset into `dataDir` as blocks and returns the same samples as columns. */
-async function generate(opts: QueryBenchOptions, dataDir: string, nowMs: number): Promise<Generated> {
+/** The shape of a generated dataset (see the module comment). */
+export interface GenerateOptions {
+  testdataDir: string;
+  pods: number;
+  hours: number;
+  intervalS: number;
+  blockMinutes: number;
+  seed?: number;
+  /** Level of the written blocks (default 1). */
+  level?: number;
+  /** Keep every sample as columns for DuckDB (default true). */
+  collectRows?: boolean;
+}
+
+/**
+ * Writes the dataset into `dataDir` as blocks and returns the same samples as columns (empty
+ * when `collectRows` is false).
+ */
+export async function generate(opts: GenerateOptions, dataDir: string, nowMs: number): Promise<Generated> {
   const random = prng(opts.seed ?? 42);
   const stackPaths = new Map<string, number>();
   const bases = loadBases(opts.testdataDir, opts.pods, stackPaths);
   const rows = new Columns();
+  const keepRows = opts.collectRows ?? true;
   const store = await FsObjectStore.open(join(dataDir, "objects"));
   const metastore = await SqliteMetastore.open(dataDir);
   const intervalMs = opts.intervalS * 1000;
@@ -312,6 +332,7 @@ async function generate(opts: QueryBenchOptions, dataDir: string, nowMs: number)
   let storedBytes = 0;
   let profiles = 0;
   let pushes = 0;
+  let valueSum = 0;
   const flush = async () => {
     if (builder.profileCount === 0) return;
     const encoded = await encodeBlockAsync([builder]);
@@ -322,7 +343,7 @@ async function generate(opts: QueryBenchOptions, dataDir: string, nowMs: number)
       id,
       objectKey,
       formatVersion: blockFormatVersion,
-      level: 1,
+      level: opts.level ?? 1,
       tenant: TENANT,
       minTimeMs: encoded.minTimeMs,
       maxTimeMs: encoded.maxTimeMs,
@@ -352,9 +373,10 @@ async function generate(opts: QueryBenchOptions, dataDir: string, nowMs: number)
         pushes++;
         for (const base of podBases) {
           if (base.profile.symbols !== program) continue;
-          const profile = variant(base, timeMs, load, random, rows);
+          const profile = variant(base, timeMs, load, random, keepRows ? rows : undefined);
           if (profile === undefined) continue;
           builder.append(profile);
+          for (const v of profile.values) valueSum += v;
           profiles++;
         }
       }
@@ -364,7 +386,7 @@ async function generate(opts: QueryBenchOptions, dataDir: string, nowMs: number)
     await metastore.close();
     await store.close();
   }
-  return { pushes, profiles, blocks, storedBytes, rows, stackPaths };
+  return { pushes, profiles, blocks, storedBytes, rows, stackPaths, valueSum };
 }
 
 function median(xs: number[]): number {
