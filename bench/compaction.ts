@@ -8,7 +8,7 @@
  * client would send), then normalized and pushed into the real SegmentWriter. Pushes are
  * grouped by 500 ms of their own time, the server's flush window, and each group is flushed
  * as one level-0 segment: the many small blocks a server leaves. Then the Compactor (on this
- * thread, default concurrency, as `node src/compactor/main.ts --once` runs it) drains the
+ * thread, default concurrency, as `kiln compactor --once` runs it) drains the
  * levels one after the other (L0 → L1, then L1 → L2, then L2 → L3, the default policy with its
  * age thresholds at 0 so that nothing waits), and the wall time of the three drains is measured. Source objects are deleted right after each commit (no grace period), so
  * the live blocks left are the compacted data.

@@ -611,6 +611,7 @@ export function helpText(): string {
     "  query       Query a server or a data folder: top, folded, series, labels, export (kiln query --help).",
     "  push        Push profile files (pprof, JFR, OTLP, folded, …) to a server (kiln push --help).",
     "  admin       Inspect and manage a data folder: list blocks, delete a tenant's data (kiln admin --help).",
+    "  compactor   Run the standalone compactor on a data folder, once or until stopped (kiln compactor --help).",
     "",
     "Options of kiln server. Flags take --name=value or --name value; booleans also --name and",
     "--no-name. Precedence: flags > KILN_* environment variables > --config file > defaults.",

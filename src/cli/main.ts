@@ -3,7 +3,9 @@
  * lists every option (see config.ts, which owns the option table). `kiln query <subcommand>`
  * queries a running server or a data folder (see query.ts and `kiln query --help`);
  * `kiln admin <subcommand>` lists blocks and deletes tenants (admin.ts, `kiln admin --help`);
- * `kiln push FILE...` sends profile files to a running server (push.ts, `kiln push --help`).
+ * `kiln push FILE...` sends profile files to a running server (push.ts, `kiln push --help`);
+ * `kiln compactor --data-dir DIR` runs the standalone compactor (src/compactor/main.ts,
+ * `kiln compactor --help`).
  *
  * Exit status: 0 after a clean shutdown or --help, 1 when startup or shutdown fails or
  * times out, 2 for usage errors (unknown command, flag or config key; invalid value).
@@ -50,6 +52,10 @@ export async function runCli(argv: readonly string[], env: Env = process.env): P
   if (command === "push") {
     const { runPushCli } = await import("./push.ts");
     return runPushCli(rest);
+  }
+  if (command === "compactor") {
+    const { runCompactorCli } = await import("../compactor/main.ts");
+    return runCompactorCli(rest);
   }
   if (command !== "server") {
     process.stderr.write(`kiln: unknown command "${command}"; run 'kiln --help' for usage\n`);

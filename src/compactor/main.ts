@@ -11,14 +11,87 @@
  *
  * Fault injection for crash tests: with `KILN_COMPACTOR_FAULT=<point>` (one of
  * `FAULT_POINTS`) the process SIGKILLs itself when a job reaches that point, the first time.
- * (A `kiln compactor` subcommand can wrap this; src/cli is not wired yet.)
+ * `kiln compactor …` (src/cli/main.ts) runs the same through `runCompactorCli`, which adds
+ * `--help` and exits 2 on usage errors.
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SqliteMetastore } from "../metastore/sqlite.ts";
 import { FsObjectStore } from "../objstore/fs-store.ts";
 import { Compactor, FAULT_POINTS, type FaultPoint, type JobReport } from "./compactor.ts";
-import type { LevelPolicy } from "./planner.ts";
+import { checkLevels, type LevelPolicy } from "./planner.ts";
+
+class UsageError extends Error {}
+
+export const COMPACTOR_HELP = `Usage: kiln compactor --data-dir DIR [options]
+
+Runs the compactor as a process of its own on a data folder (SQLite metastore and object
+store under DIR), beside a running server (start it with --compaction=false) or other
+compactors: it merges level-0 segments into per-tenant blocks, deletes tombstoned objects,
+and applies tenant deletions.
+
+Options:
+  --data-dir DIR       The data folder (required).
+  --once               Plan and run jobs until none is left, delete due tombstones, print a
+                       JSON summary of the jobs on stdout and exit (1 if a job failed).
+                       Without it, runs until SIGTERM/SIGINT.
+  --owner NAME         Owner name recorded on leased jobs (default: HOST:PID:RANDOM).
+  --levels JSON        JSON array of level policies, one per input level:
+                       [{"maxBlocks":20,"maxAgeMs":36000,"timeWindowMs":3600000,"maxBytes":268435456},…]
+  --interval-ms N      Planning/polling interval when not --once (default 5000).
+  --concurrency N      Jobs run at a time (default 2).
+  --no-plan            Only run jobs others planned; do not plan new ones.
+  -h, --help           Show this help.
+`;
+
+/** The `kiln compactor` command: `--help`, usage errors (exit 2), else `runCompactorProcess`. */
+export async function runCompactorCli(argv: readonly string[], env = process.env): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(COMPACTOR_HELP);
+    return 0;
+  }
+  try {
+    return await runCompactorProcess(argv, env);
+  } catch (err) {
+    if (
+      err instanceof UsageError ||
+      (err as { code?: unknown }).code?.toString().startsWith("ERR_PARSE_ARGS")
+    ) {
+      process.stderr.write(
+        `kiln compactor: ${(err as Error).message}; run 'kiln compactor --help' for usage\n`,
+      );
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function positiveInt(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(`--${flag} must be a positive integer, got "${text}"`);
+  }
+  return n;
+}
+
+function parseLevels(text: string | undefined): LevelPolicy[] | undefined {
+  if (text === undefined) return undefined;
+  let levels: unknown;
+  try {
+    levels = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--levels is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(levels) || levels.length === 0)
+    throw new UsageError("--levels must be a non-empty JSON array");
+  try {
+    checkLevels(levels as LevelPolicy[]);
+  } catch (err) {
+    throw new UsageError(`--levels: ${(err as Error).message}`);
+  }
+  return levels as LevelPolicy[];
+}
 
 export async function runCompactorProcess(argv: readonly string[], env = process.env): Promise<number> {
   const { values } = parseArgs({
@@ -36,14 +109,16 @@ export async function runCompactorProcess(argv: readonly string[], env = process
   });
   const dataDir = values["data-dir"];
   if (dataDir === undefined) {
-    process.stderr.write("kiln compactor: --data-dir is required\n");
-    return 2;
+    throw new UsageError("--data-dir is required");
   }
   const fault = env.KILN_COMPACTOR_FAULT;
   if (fault !== undefined && !(FAULT_POINTS as readonly string[]).includes(fault)) {
     process.stderr.write(`kiln compactor: unknown KILN_COMPACTOR_FAULT ${fault}\n`);
     return 2;
   }
+  const levels = parseLevels(values.levels);
+  const intervalMs = positiveInt("interval-ms", values["interval-ms"]);
+  const concurrency = positiveInt("concurrency", values.concurrency);
   const dir = resolve(dataDir);
   const metastore = await SqliteMetastore.open(dir);
   const store = await FsObjectStore.open(join(dir, "objects"));
@@ -52,9 +127,9 @@ export async function runCompactorProcess(argv: readonly string[], env = process
     store,
     metastore,
     ...(values.owner === undefined ? {} : { owner: values.owner }),
-    ...(values.levels === undefined ? {} : { levels: JSON.parse(values.levels) as LevelPolicy[] }),
-    ...(values["interval-ms"] === undefined ? {} : { intervalMs: Number(values["interval-ms"]) }),
-    ...(values.concurrency === undefined ? {} : { concurrency: Number(values.concurrency) }),
+    ...(levels === undefined ? {} : { levels }),
+    ...(intervalMs === undefined ? {} : { intervalMs }),
+    ...(concurrency === undefined ? {} : { concurrency }),
     plan: !values["no-plan"],
     hooks: {
       onJob: (report) => reports.push(report),
@@ -92,5 +167,5 @@ export async function runCompactorProcess(argv: readonly string[], env = process
 }
 
 if (import.meta.main) {
-  process.exitCode = await runCompactorProcess(process.argv.slice(2));
+  process.exitCode = await runCompactorCli(process.argv.slice(2));
 }
