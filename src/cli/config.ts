@@ -14,6 +14,7 @@
 
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import type { ServerCompactionConfig } from "../compactor/server.ts";
 import type { IngestLimits } from "../ingest/normalize/limits.ts";
 import { isLogLevel, type LogLevel } from "../observability/log.ts";
 
@@ -46,7 +47,8 @@ function setOption<K extends keyof LimitOptions>(target: LimitOptions, key: K, v
   target[key] = value;
 }
 
-export interface KilnConfig extends LimitOptions {
+/** Every server option; the compactor's own are declared with it (src/compactor/server.ts). */
+export interface KilnConfig extends LimitOptions, ServerCompactionConfig {
   port: number;
   otlpGrpcPort: number;
   otlpHttpPort: number;
@@ -68,17 +70,6 @@ export interface KilnConfig extends LimitOptions {
   querySectionCacheBytes: number;
   queryAggregateCacheBytes: number;
   compaction: boolean;
-  compactionIntervalMs: number;
-  compactionConcurrency: number;
-  compactionDeleteDelayMs: number;
-  compactionL0MaxBlocks: number;
-  compactionL0MaxAgeMs: number;
-  compactionL1MaxBlocks: number;
-  compactionL1MaxAgeMs: number;
-  compactionL2MaxBlocks: number;
-  compactionL2MaxAgeMs: number;
-  retentionPeriodMs: number;
-  retentionPeriodMsByTenant: Readonly<Record<string, number>>;
 }
 
 type OptionSpec =

@@ -74,3 +74,16 @@ export interface Pprof {
   /** Bit 0 has_functions, 1 has_filenames, 2 has_line_numbers, 3 has_inline_frames. */
   mappingFlags: Uint8Array;
 }
+
+/** The sample-label columns of a pprof whose samples carry no labels. */
+export function noSampleLabels(
+  sampleCount: number,
+): Pick<Pprof, "sampleLabelOffsets" | "labelKeyStr" | "labelValueStr" | "labelNum" | "labelNumUnitStr"> {
+  return {
+    sampleLabelOffsets: new Uint32Array(sampleCount + 1),
+    labelKeyStr: new Uint32Array(0),
+    labelValueStr: new Uint32Array(0),
+    labelNum: new Float64Array(0),
+    labelNumUnitStr: new Uint32Array(0),
+  };
+}

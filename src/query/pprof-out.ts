@@ -9,7 +9,7 @@
  */
 import { STACK_DEPTH_MAX } from "../block/format.ts";
 import type { SymbolsSection } from "../block/symbols.ts";
-import type { Pprof } from "../model/pprof.ts";
+import { noSampleLabels, type Pprof } from "../model/pprof.ts";
 import { parseProfileTypeId } from "../model/profile-type.ts";
 import { StringInterner } from "../model/string-interner.ts";
 
@@ -178,11 +178,7 @@ export class PprofBuilder {
       sampleLocationOffsets,
       sampleLocations,
       sampleValues,
-      sampleLabelOffsets: new Uint32Array(sampleCount + 1),
-      labelKeyStr: new Uint32Array(0),
-      labelValueStr: new Uint32Array(0),
-      labelNum: new Float64Array(0),
-      labelNumUnitStr: new Uint32Array(0),
+      ...noSampleLabels(sampleCount),
       locationCount: locs.length,
       locationId: Float64Array.from(locs, (_, i) => i + 1),
       locationMappingPlus1: Uint32Array.from(column(locs, 0)),

@@ -9,7 +9,7 @@
  *   (ids = position + 1), samples leaf first, `time_nanos = from`, duration 0.
  */
 import { KilnError } from "../../model/errors.ts";
-import type { Pprof } from "../../model/pprof.ts";
+import { noSampleLabels, type Pprof } from "../../model/pprof.ts";
 import { StringInterner } from "../../model/string-interner.ts";
 import type { ParsedStacks } from "./stacks.ts";
 
@@ -166,11 +166,7 @@ export function textStacksToPprof(parsed: ParsedStacks, input: TextPprofInput): 
     sampleLocationOffsets,
     sampleLocations,
     sampleValues,
-    sampleLabelOffsets: new Uint32Array(sampleCount + 1),
-    labelKeyStr: new Uint32Array(0),
-    labelValueStr: new Uint32Array(0),
-    labelNum: new Float64Array(0),
-    labelNumUnitStr: new Uint32Array(0),
+    ...noSampleLabels(sampleCount),
 
     locationCount: n,
     locationId: ids,
