@@ -28,11 +28,13 @@ import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { BIGINT, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR } from "@duckdb/node-api";
-import { encodeBlockAsync } from "../src/block/block-writer.ts";
+import { assembleBlockAsync } from "../src/block/block-writer.ts";
 import { DatasetBuilder } from "../src/block/dataset-builder.ts";
 import { blockFormatVersion } from "../src/block/format.ts";
+import { addRollups } from "../src/block/rollup-section.ts";
 import { SymbolsBuilder } from "../src/block/symbols.ts";
 import { locationFrames } from "../src/cli/query-source.ts";
+import { DEFAULT_ROLLUPS } from "../src/compactor/merge.ts";
 import { decodePprof } from "../src/formats/pprof/decode.ts";
 import { ProfileFormat, QuerierService } from "../src/gen/querier/v1/querier_pb.js";
 import { TimeSeriesAggregationType } from "../src/gen/types/v1/types_pb.js";
@@ -335,7 +337,10 @@ export async function generate(opts: GenerateOptions, dataDir: string, nowMs: nu
   let valueSum = 0;
   const flush = async () => {
     if (builder.profileCount === 0) return;
-    const encoded = await encodeBlockAsync([builder]);
+    // Blocks of a level that compaction gives rollups carry them, as the compactor writes them.
+    const level = opts.level ?? 1;
+    const bucketsMs = level >= DEFAULT_ROLLUPS.fromLevel ? DEFAULT_ROLLUPS.bucketsMs : [];
+    const encoded = await assembleBlockAsync([addRollups(builder.encode(), bucketsMs)]);
     const id = ulid(startMs + window * blockMs);
     const objectKey = `blocks/${id}/block.bin`;
     await store.put(objectKey, encoded.bytes);
@@ -343,7 +348,7 @@ export async function generate(opts: GenerateOptions, dataDir: string, nowMs: nu
       id,
       objectKey,
       formatVersion: blockFormatVersion,
-      level: opts.level ?? 1,
+      level,
       tenant: TENANT,
       minTimeMs: encoded.minTimeMs,
       maxTimeMs: encoded.maxTimeMs,

@@ -123,6 +123,8 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     workers: config.queryWorkers,
     cacheBytes: config.querySectionCacheBytes,
     aggregateCacheBytes: config.queryAggregateCacheBytes,
+    rollups: config.queryRollups,
+    objectsDir: queryStore.root,
   });
   const settings = new SettingsStore(dataDir);
   const tenantOfContext = (context: HandlerContext) =>

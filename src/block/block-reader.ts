@@ -20,13 +20,15 @@ import {
 } from "./format.ts";
 import { decodeIndex, type IndexSection } from "./index-section.ts";
 import { decodeProfiles, type ProfilesSection } from "./profiles-section.ts";
+import { decodeRollup, type RollupSection } from "./rollup-section.ts";
 import { hex32, unframeSection } from "./section.ts";
 import { decodeSymbols, type SymbolsSection } from "./symbols.ts";
 
 export type DecodedSection =
   | { kind: typeof SectionKind.symbols; symbols: SymbolsSection }
   | { kind: typeof SectionKind.index; index: IndexSection }
-  | { kind: typeof SectionKind.profiles; profiles: ProfilesSection };
+  | { kind: typeof SectionKind.profiles; profiles: ProfilesSection }
+  | { kind: typeof SectionKind.rollupFine | typeof SectionKind.rollupCoarse; rollup: RollupSection };
 
 /** An opened block: its table of contents, and section reads by ranged read. */
 export class BlockReader {
@@ -169,6 +171,9 @@ export async function readSection(
       return { kind: ref.kind, index: decodeIndex(payload, where) };
     case SectionKind.profiles:
       return { kind: ref.kind, profiles: decodeProfiles(payload, where) };
+    case SectionKind.rollupFine:
+    case SectionKind.rollupCoarse:
+      return { kind: ref.kind, rollup: decodeRollup(payload, where) };
     default:
       throw new BlockFormatError("block_unknown_section", `${where}: this reader cannot decode this kind`);
   }
@@ -219,4 +224,17 @@ export async function readProfiles(
   const decoded = await readSection(store, objectKey, ref, `${dataset.tenant}/${dataset.service}`);
   if (decoded.kind !== SectionKind.profiles) throw new Error("unreachable: section kind");
   return decoded.profiles;
+}
+
+/** A rollup section (kind rollupFine or rollupCoarse) of a dataset. */
+export async function readRollup(
+  store: ObjectStore,
+  objectKey: string,
+  dataset: DatasetMeta,
+  kind: typeof SectionKind.rollupFine | typeof SectionKind.rollupCoarse,
+): Promise<RollupSection> {
+  const ref = sectionOf(objectKey, dataset, kind);
+  const decoded = await readSection(store, objectKey, ref, `${dataset.tenant}/${dataset.service}`);
+  if (decoded.kind !== kind || !("rollup" in decoded)) throw new Error("unreachable: section kind");
+  return decoded.rollup;
 }

@@ -34,6 +34,10 @@ export const SectionKind = {
   symbols: 1,
   index: 2,
   profiles: 3,
+  /** Pre-merged profiles per series per bucket, the finer width (rollup-section.ts). */
+  rollupFine: 4,
+  /** The same at the coarser width (a multiple of the finer one). */
+  rollupCoarse: 5,
 } as const;
 export type KnownSectionKind = (typeof SectionKind)[keyof typeof SectionKind];
 
@@ -41,6 +45,8 @@ export function sectionKindName(kind: number): string {
   if (kind === SectionKind.symbols) return "symbols";
   if (kind === SectionKind.index) return "index";
   if (kind === SectionKind.profiles) return "profiles";
+  if (kind === SectionKind.rollupFine) return "rollup (fine)";
+  if (kind === SectionKind.rollupCoarse) return "rollup (coarse)";
   return `kind ${kind}`;
 }
 

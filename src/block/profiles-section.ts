@@ -130,7 +130,8 @@ export function decodeProfiles(payload: Uint8Array, where: string): ProfilesSect
   }
   const durationNanos = new BigInt64Array(profileCount);
   for (let i = 0; i < profileCount; i++) durationNanos[i] = reader.varintBig();
-  const profileIds = reader.bytes(ID_BYTES * profileCount).slice();
+  // Copies (a payload may be a Node Buffer, whose `slice` is a view of pooled memory).
+  const profileIds = new Uint8Array(reader.bytes(ID_BYTES * profileCount));
   const totals = new BigInt64Array(profileCount);
   for (let i = 0; i < profileCount; i++) totals[i] = reader.varintBig();
   const sampleOffsets = readSampleOffsets(reader, profileCount);
@@ -144,7 +145,7 @@ export function decodeProfiles(payload: Uint8Array, where: string): ProfilesSect
     for (let i = 0; i < sampleCount; i++) sampleSpanIds[i] = reader.u64();
   }
   const sampleTraceIds =
-    (flags & FLAG_TRACE_IDS) !== 0 ? reader.bytes(ID_BYTES * sampleCount).slice() : undefined;
+    (flags & FLAG_TRACE_IDS) !== 0 ? new Uint8Array(reader.bytes(ID_BYTES * sampleCount)) : undefined;
   reader.end();
   return {
     profileCount,

@@ -28,6 +28,10 @@ const ZSTD_LEVEL = 1;
  * Options for a payload of `bytes` bytes. The size is pledged so the frame header records it
  * in both the sync and the async (streaming) API: the two then write the same bytes.
  */
+/** zlib's smallest chunk, and the largest single output chunk allocated up front. */
+const DECOMPRESS_CHUNK_BYTES_MIN = 64;
+const DECOMPRESS_CHUNK_BYTES_MAX = 64 * 1024 * 1024;
+
 function zstdOptions(bytes: number) {
   return {
     pledgedSrcSize: bytes,
@@ -118,8 +122,13 @@ export function unframeSection(framed: Uint8Array, context: SectionContext): Uin
 function decompress(compressed: Uint8Array, payloadBytes: number, where: string): Uint8Array {
   let payload: Uint8Array;
   try {
-    // maxOutputLength bounds memory even if the header lies about the size.
-    payload = zstdDecompressSync(compressed, { maxOutputLength: Math.max(1, payloadBytes) });
+    // maxOutputLength bounds memory even if the header lies about the size. One output chunk
+    // of the announced size (up to a cap) spares zlib's copy of its chunks into one buffer:
+    // that copy was half the decompression time of large sections.
+    payload = zstdDecompressSync(compressed, {
+      maxOutputLength: Math.max(1, payloadBytes),
+      chunkSize: Math.min(Math.max(DECOMPRESS_CHUNK_BYTES_MIN, payloadBytes), DECOMPRESS_CHUNK_BYTES_MAX),
+    });
   } catch (cause) {
     throw new BlockFormatError("block_corrupt", `${where}: zstd decompression failed`, { cause });
   }

@@ -69,6 +69,7 @@ export interface KilnConfig extends LimitOptions, ServerCompactionConfig {
   queryWorkers: number;
   querySectionCacheBytes: number;
   queryAggregateCacheBytes: number;
+  queryRollups: boolean;
   compaction: boolean;
 }
 
@@ -204,6 +205,11 @@ const OPTION_TABLE = {
     max: INT_MAX,
     help: "Memory for per-dataset partial flame graphs and profile summaries kept between queries (long ranges merge these instead of re-reading samples).",
   },
+  queryRollups: {
+    type: "boolean",
+    default: true,
+    help: "Answer long ranges from the rollup sections of compacted blocks where they cover the range (answers are identical to reading every profile).",
+  },
   compaction: {
     type: "boolean",
     default: true,
@@ -271,6 +277,27 @@ const OPTION_TABLE = {
     min: 0,
     max: INT_MAX,
     help: "Compact fewer (at least 2) level-2 blocks once the oldest is this old.",
+  },
+  compactionRollupFineMs: {
+    type: "integer",
+    default: 60_000,
+    min: 0,
+    max: 7 * 24 * 3_600_000,
+    help: "Width of the fine rollup buckets (pre-merged profiles per series) written from --compaction-rollup-from-level on; 0 = no rollups.",
+  },
+  compactionRollupCoarseMs: {
+    type: "integer",
+    default: 3_600_000,
+    min: 0,
+    max: 7 * 24 * 3_600_000,
+    help: "Width of the coarse rollup buckets, a multiple of the fine width; 0 = fine rollups only.",
+  },
+  compactionRollupFromLevel: {
+    type: "integer",
+    default: 2,
+    min: 1,
+    max: 16,
+    help: "Compacted blocks of this level and above carry rollups (long-range queries sum them instead of every profile).",
   },
   retentionPeriodMs: {
     type: "integer",

@@ -23,12 +23,20 @@
  * deletion (`kiln admin delete-tenant`) tombstones through the metastore; this loop deletes
  * the objects the same way.
  */
+
 import { hostname } from "node:os";
+import { checkRollupBuckets } from "../block/rollup-section.ts";
 import type { BlockMeta, LeasedCompactionJob, Metastore } from "../metastore/metastore.ts";
 import { StaleCompactionJobError } from "../metastore/metastore.ts";
 import { ulidTimeMs } from "../model/ulid.ts";
 import type { ObjectStore } from "../objstore/object-store.ts";
-import { type CompactionOutput, type CompactionStats, compactBlocks } from "./merge.ts";
+import {
+  type CompactionOutput,
+  type CompactionStats,
+  compactBlocks,
+  DEFAULT_ROLLUPS,
+  type RollupPolicy,
+} from "./merge.ts";
 import { checkLevels, DEFAULT_LEVELS, type LevelPolicy, planCompaction } from "./planner.ts";
 
 /** Named points of a job, for fault injection in crash tests (see `CompactorOptions.onPoint`). */
@@ -120,6 +128,8 @@ export interface CompactorOptions {
    * leases, uploads and the fenced commit stay here either way.
    */
   merge?: MergeFunction;
+  /** Rollup sections of the outputs. Default DEFAULT_ROLLUPS (1 min and 1 h from level 2). */
+  rollups?: RollupPolicy;
   /** Called at each named point of a job, awaited (tests kill the process there). */
   onPoint?: (point: FaultPoint, jobId: string) => void | Promise<void>;
 }
@@ -158,7 +168,7 @@ const RETENTION_BATCH = 100_000;
 /** The shape of `compactBlocks` without the store (the merge reads the sources itself). */
 export type MergeFunction = (
   sources: readonly BlockMeta[],
-  options: { nowMs: number },
+  options: { nowMs: number; rollups: RollupPolicy },
 ) => Promise<{ outputs: CompactionOutput[]; stats: CompactionStats }>;
 
 const DEFAULTS = {
@@ -187,6 +197,7 @@ export class Compactor {
   readonly #onPoint: CompactorOptions["onPoint"];
   readonly #merge: MergeFunction;
   readonly #retention: RetentionPolicy;
+  readonly #rollups: RollupPolicy;
   readonly #running = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #pass: Promise<void> | undefined;
@@ -229,6 +240,10 @@ export class Compactor {
         throw new RangeError(`retention period of ${tenant} ${period} is out of range`);
     }
     this.#retention = retention;
+    this.#rollups = options.rollups ?? DEFAULT_ROLLUPS;
+    checkRollupBuckets(this.#rollups.bucketsMs);
+    if (!(Number.isInteger(this.#rollups.fromLevel) && this.#rollups.fromLevel >= 1))
+      throw new RangeError(`rollups from level ${this.#rollups.fromLevel}: want a level ≥ 1`);
     const store = this.#store;
     this.#merge = options.merge ?? ((sources, mergeOptions) => compactBlocks(store, sources, mergeOptions));
   }
@@ -355,7 +370,10 @@ export class Compactor {
     };
     try {
       await this.#point("job-start", job.id);
-      const { outputs, stats } = await this.#merge(leased.sources, { nowMs: this.#now() });
+      const { outputs, stats } = await this.#merge(leased.sources, {
+        nowMs: this.#now(),
+        rollups: this.#rollups,
+      });
       report.stats = stats;
       checkLease();
       await this.#point("before-upload", job.id);

@@ -14,11 +14,14 @@
  * `kiln compactor …` (src/cli/main.ts) runs the same through `runCompactorCli`, which adds
  * `--help` and exits 2 on usage errors.
  */
+
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { checkRollupBuckets } from "../block/rollup-section.ts";
 import { SqliteMetastore } from "../metastore/sqlite.ts";
 import { FsObjectStore } from "../objstore/fs-store.ts";
 import { Compactor, FAULT_POINTS, type FaultPoint, type JobReport } from "./compactor.ts";
+import { DEFAULT_ROLLUPS, type RollupPolicy } from "./merge.ts";
 import { checkLevels, type LevelPolicy } from "./planner.ts";
 
 class UsageError extends Error {}
@@ -41,6 +44,9 @@ Options:
   --interval-ms N      Planning/polling interval when not --once (default 5000).
   --concurrency N      Jobs run at a time (default 2).
   --no-plan            Only run jobs others planned; do not plan new ones.
+  --rollups-ms LIST    Rollup widths in ms, fine first, comma-separated (default 60000,3600000;
+                       "" = no rollups).
+  --rollups-from-level N  Outputs of this level and above carry rollups (default 2).
   -h, --help           Show this help.
 `;
 
@@ -75,6 +81,21 @@ function positiveInt(flag: string, text: string | undefined): number | undefined
   return n;
 }
 
+function parseRollups(text: string | undefined, fromLevel: number | undefined): RollupPolicy {
+  const bucketsMs =
+    text === undefined
+      ? DEFAULT_ROLLUPS.bucketsMs
+      : text === ""
+        ? []
+        : text.split(",").map((part) => positiveInt("rollups-ms", part.trim())!);
+  try {
+    checkRollupBuckets(bucketsMs);
+  } catch (err) {
+    throw new UsageError(`--rollups-ms: ${(err as Error).message}`);
+  }
+  return { bucketsMs, fromLevel: fromLevel ?? DEFAULT_ROLLUPS.fromLevel };
+}
+
 function parseLevels(text: string | undefined): LevelPolicy[] | undefined {
   if (text === undefined) return undefined;
   let levels: unknown;
@@ -104,6 +125,8 @@ export async function runCompactorProcess(argv: readonly string[], env = process
       "interval-ms": { type: "string" },
       concurrency: { type: "string" },
       "no-plan": { type: "boolean", default: false },
+      "rollups-ms": { type: "string" },
+      "rollups-from-level": { type: "string" },
     },
     strict: true,
   });
@@ -119,6 +142,10 @@ export async function runCompactorProcess(argv: readonly string[], env = process
   const levels = parseLevels(values.levels);
   const intervalMs = positiveInt("interval-ms", values["interval-ms"]);
   const concurrency = positiveInt("concurrency", values.concurrency);
+  const rollups = parseRollups(
+    values["rollups-ms"],
+    positiveInt("rollups-from-level", values["rollups-from-level"]),
+  );
   const dir = resolve(dataDir);
   const metastore = await SqliteMetastore.open(dir);
   const store = await FsObjectStore.open(join(dir, "objects"));
@@ -131,6 +158,7 @@ export async function runCompactorProcess(argv: readonly string[], env = process
     ...(intervalMs === undefined ? {} : { intervalMs }),
     ...(concurrency === undefined ? {} : { concurrency }),
     plan: !values["no-plan"],
+    rollups,
     hooks: {
       onJob: (report) => reports.push(report),
       onError: (what, error) => process.stderr.write(`kiln compactor: ${what}: ${String(error)}\n`),

@@ -1,6 +1,6 @@
 /** Messages between the compactor's merge pool (merge-pool.ts) and its workers (merge-worker.ts). */
 import type { BlockMeta } from "../metastore/metastore.ts";
-import type { CompactionOutput, CompactionStats } from "./merge.ts";
+import type { CompactionOutput, CompactionStats, RollupPolicy } from "./merge.ts";
 
 export interface MergeWorkerConfig {
   /** Root folder of the filesystem object store (`<data-dir>/objects`). */
@@ -8,7 +8,7 @@ export interface MergeWorkerConfig {
 }
 
 export type MergeRequest =
-  | { type: "merge"; id: number; sources: BlockMeta[]; nowMs: number }
+  | { type: "merge"; id: number; sources: BlockMeta[]; nowMs: number; rollups: RollupPolicy | undefined }
   | { type: "close" };
 
 export type MergeReply =

@@ -8,7 +8,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { BlockMeta } from "../metastore/metastore.ts";
-import type { CompactionOutput, CompactionStats } from "./merge.ts";
+import type { CompactionOutput, CompactionStats, CompactOptions } from "./merge.ts";
 import type { MergeReply, MergeRequest, MergeWorkerConfig } from "./merge-messages.ts";
 
 const workerUrl = new URL("./merge-worker.ts", import.meta.url);
@@ -55,10 +55,10 @@ export class MergeWorkerPool {
     return this.#slots.filter((slot) => !slot.exited).length;
   }
 
-  /** Merges `sources` in a worker thread; same result as `compactBlocks(store, sources, {nowMs})`. */
+  /** Merges `sources` in a worker thread; same result as `compactBlocks(store, sources, options)`. */
   async merge(
     sources: readonly BlockMeta[],
-    options: { nowMs?: number } = {},
+    options: CompactOptions = {},
   ): Promise<{ outputs: CompactionOutput[]; stats: CompactionStats }> {
     if (this.#closed) throw new Error("merge pool is closed");
     const slot = await this.#acquire();
@@ -71,6 +71,7 @@ export class MergeWorkerPool {
           id: this.#nextId++,
           sources: [...sources],
           nowMs: options.nowMs ?? Date.now(),
+          rollups: options.rollups,
         };
         slot.worker.postMessage(request);
       });

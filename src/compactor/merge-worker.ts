@@ -24,7 +24,8 @@ port.on("message", (request: MergeRequest) => {
     void store.close().finally(() => port.close());
     return;
   }
-  compactBlocks(store, request.sources, { nowMs: request.nowMs }).then(
+  const options = request.rollups === undefined ? {} : { rollups: request.rollups };
+  compactBlocks(store, request.sources, { nowMs: request.nowMs, ...options }).then(
     ({ outputs, stats }) => {
       const transfer: ArrayBuffer[] = [];
       const owned = outputs.map((output) => {

@@ -13,6 +13,7 @@ import { readIndex, readProfiles, readSymbols } from "../block/block-reader.ts";
 import { assembleBlockAsync } from "../block/block-writer.ts";
 import type { EncodedDataset } from "../block/dataset-builder.ts";
 import { FORMAT_VERSION } from "../block/format.ts";
+import { addRollups, checkRollupBuckets } from "../block/rollup-section.ts";
 import type { BlockMeta, DatasetMeta } from "../metastore/metastore.ts";
 import { ulid } from "../model/ulid.ts";
 import type { ObjectStore } from "../objstore/object-store.ts";
@@ -33,9 +34,25 @@ export interface CompactionStats {
   duplicateProfiles: number;
 }
 
+/** Which outputs get rollup sections (src/block/rollup-section.ts), and at which widths. */
+export interface RollupPolicy {
+  /** Ascending widths in ms, each a multiple of the one before; at most two; [] = none. */
+  bucketsMs: readonly number[];
+  /** Outputs of this level and above carry rollups. */
+  fromLevel: number;
+}
+
+/** Rollups of 1 minute and 1 hour from level 2 on. */
+export const DEFAULT_ROLLUPS: RollupPolicy = Object.freeze({
+  bucketsMs: Object.freeze([60_000, 3_600_000]),
+  fromLevel: 2,
+});
+
 export interface CompactOptions {
   /** Creation time of the output blocks (ms); also their ULID time. Default `Date.now()`. */
   nowMs?: number;
+  /** Default DEFAULT_ROLLUPS. */
+  rollups?: RollupPolicy;
 }
 
 /** The object key of a compacted block. Tenant ids are valid key segments (src/api/tenant.ts). */
@@ -56,6 +73,9 @@ export async function compactBlocks(
   const nowMs = options.nowMs ?? Date.now();
   const ordered = [...sources].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const level = Math.max(...ordered.map((b) => b.level)) + 1;
+  const rollups = options.rollups ?? DEFAULT_ROLLUPS;
+  checkRollupBuckets(rollups.bucketsMs);
+  const rollupBucketsMs = level >= rollups.fromLevel ? rollups.bucketsMs : [];
   // tenant → service → the source datasets, in block order.
   const byTenant = new Map<string, Map<string, { objectKey: string; dataset: DatasetMeta }[]>>();
   for (const block of ordered) {
@@ -94,7 +114,7 @@ export async function compactBlocks(
     const encoded: EncodedDataset[] = [];
     for (const service of [...services.keys()].sort()) {
       const merged = await mergeDataset(store, tenant, service, services.get(service)!);
-      encoded.push(merged.dataset);
+      encoded.push(addRollups(merged.dataset, rollupBucketsMs));
       addStats(stats, merged.stats);
       // Merging is synchronous CPU work: let other callbacks run between datasets.
       await new Promise((resolve) => setImmediate(resolve));

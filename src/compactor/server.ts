@@ -17,6 +17,7 @@ import { FsObjectStore } from "../objstore/fs-store.ts";
 import type { Logger } from "../observability/log.ts";
 import { DURATION_BUCKETS_SECONDS, type Registry } from "../observability/metrics.ts";
 import { Compactor, type CompactorOptions } from "./compactor.ts";
+import type { RollupPolicy } from "./merge.ts";
 import { MergeWorkerPool } from "./merge-pool.ts";
 import { DEFAULT_LEVELS, type LevelPolicy } from "./planner.ts";
 
@@ -31,6 +32,9 @@ export interface ServerCompactionConfig {
   compactionL1MaxAgeMs: number;
   compactionL2MaxBlocks: number;
   compactionL2MaxAgeMs: number;
+  compactionRollupFineMs: number;
+  compactionRollupCoarseMs: number;
+  compactionRollupFromLevel: number;
   retentionPeriodMs: number;
   retentionPeriodMsByTenant: Readonly<Record<string, number>>;
 }
@@ -46,6 +50,20 @@ export function levelsOf(config: ServerCompactionConfig): LevelPolicy[] {
     maxBlocks: overrides[level]![0],
     maxAgeMs: overrides[level]![1],
   }));
+}
+
+/** The rollup policy of the options: the non-zero widths, fine first. */
+export function rollupsOf(config: ServerCompactionConfig): RollupPolicy {
+  const fine = config.compactionRollupFineMs;
+  const coarse = config.compactionRollupCoarseMs;
+  if (fine === 0 && coarse !== 0)
+    throw new RangeError(
+      "--compaction-rollup-coarse-ms needs --compaction-rollup-fine-ms (or set both to 0)",
+    );
+  return {
+    bucketsMs: [fine, coarse].filter((ms) => ms > 0),
+    fromLevel: config.compactionRollupFromLevel,
+  };
 }
 
 export interface RunningCompactor {
@@ -126,6 +144,7 @@ export async function startServerCompactor(options: {
     concurrency: config.compactionConcurrency,
     deleteDelayMs: config.compactionDeleteDelayMs,
     merge: (sources, mergeOptions) => mergePool.merge(sources, mergeOptions),
+    rollups: rollupsOf(config),
     retention: { defaultMs: config.retentionPeriodMs, byTenant: config.retentionPeriodMsByTenant },
     hooks: {
       onJob(report) {

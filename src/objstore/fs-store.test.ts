@@ -112,6 +112,29 @@ describe("FsObjectStore", () => {
     await store.close();
   });
 
+  it("getRange through cached read handles sees this process's replacements and deletes", async () => {
+    const store = await FsObjectStore.open(root, { readHandlesMax: 2 });
+    const keys = ["h/1", "h/2", "h/3", "h/4", "h/5"];
+    for (const [i, key] of keys.entries()) await store.put(key, new Uint8Array([i, i, i]));
+    // More keys than handles, read twice and concurrently: every answer is its own object's.
+    for (let round = 0; round < 2; round++) {
+      const got = await Promise.all(keys.map((key) => store.getRange(key, 1, 2)));
+      for (const [i, bytes] of got.entries()) assert.deepEqual(bytes, new Uint8Array([i, i]));
+    }
+    await store.put("h/5", new Uint8Array([9, 8, 7, 6]));
+    assert.deepEqual(await store.getRange("h/5", 2, 2), new Uint8Array([7, 6]));
+    await store.delete("h/4");
+    await assert.rejects(store.getRange("h/4", 0, 1), ObjectNotFoundError);
+    await assert.rejects(store.getRange("h/3", 2, 5), RangeError);
+    // Handles are closed by close (asynchronously: give FileHandle.close a turn).
+    await store.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const fds = await fsp.readdir("/proc/self/fd");
+    const targets = await Promise.all(fds.map((fd) => fsp.readlink(`/proc/self/fd/${fd}`).catch(() => "")));
+    const still = targets.filter((target) => target.startsWith(root));
+    assert.deepEqual(still, [], `descriptors left open: ${still.join(", ")}`);
+  });
+
   it("hides leftover temp files from list and get, and refuses keys that look like them", async () => {
     const store = await FsObjectStore.open(root);
     await store.put("a/real", new Uint8Array([1]));

@@ -29,10 +29,16 @@
  * makes it again while this one still trusts it, a put into it could resolve before the new
  * folder entry is synced. Kiln's writers never reuse a deleted block's folder (keys carry ULIDs).
  *
- * The store holds no open handles between calls; `close` waits for calls in flight.
+ * `getRange` keeps the read handles of the last `readHandlesMax` objects open (a query reads
+ * three or four sections of each block, and open + fstat + close cost more than a small read).
+ * `put` and `delete` drop the handle of their key, so this process always reads what it last
+ * wrote. Another process replacing an object under the same key is not seen while the handle
+ * is cached; Kiln never does that (block keys carry ULIDs, objects are immutable), and an object
+ * another process deleted stays readable through a cached handle until it is evicted.
+ * `close` waits for calls in flight and closes the handles.
  */
 import { randomBytes } from "node:crypto";
-import type { Dirent } from "node:fs";
+import { closeSync, type Dirent, fstatSync, openSync, readSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import * as fsp from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
@@ -48,7 +54,19 @@ import {
 export interface FsObjectStoreOptions {
   /** Temp files older than this are deleted at open; younger ones may belong to a live writer. */
   staleTempAgeMs?: number;
+  /** Read handles `getRange` keeps open (default 256; 0 = open and close per call). */
+  readHandlesMax?: number;
 }
+
+/** An open read handle shared by concurrent `getRange` calls of one key. */
+interface ReadHandle {
+  opened: Promise<{ fh: FileHandle; size: number }>;
+  users: number;
+  /** Dropped from the cache: close once the last user is done. */
+  retired: boolean;
+}
+
+const DEFAULT_READ_HANDLES_MAX = 256;
 
 const TEMP_PREFIX = ".kiln-tmp-";
 const DEFAULT_STALE_TEMP_AGE_MS = 15 * 60 * 1000;
@@ -71,9 +89,13 @@ export class FsObjectStore implements ObjectStore {
   private readonly durableDirs = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
+  /** getRange's open handles by key, least recently used first. */
+  private readonly readHandles = new Map<string, ReadHandle>();
+  private readonly readHandlesMax: number;
 
-  private constructor(root: string) {
+  private constructor(root: string, readHandlesMax: number) {
     this.root = root;
+    this.readHandlesMax = readHandlesMax;
   }
 
   /** Opens (creating if needed) the store rooted at `rootDir` and deletes stale temp files. */
@@ -88,7 +110,10 @@ export class FsObjectStore implements ObjectStore {
         if (dir === created || dirname(dir) === dir) break;
       }
     }
-    const store = new FsObjectStore(root);
+    const readHandlesMax = options.readHandlesMax ?? DEFAULT_READ_HANDLES_MAX;
+    if (!(Number.isSafeInteger(readHandlesMax) && readHandlesMax >= 0))
+      throw new RangeError(`readHandlesMax ${readHandlesMax} is not a non-negative integer`);
+    const store = new FsObjectStore(root, readHandlesMax);
     await store.removeStaleTemps(options.staleTempAgeMs ?? DEFAULT_STALE_TEMP_AGE_MS);
     return store;
   }
@@ -102,8 +127,11 @@ export class FsObjectStore implements ObjectStore {
         await this.ensureDir(dir);
         try {
           await writeDurably(dir, path, data);
+          this.forgetReadHandle(key);
           return;
         } catch (err) {
+          // The rename may have happened before the failure: never read the old version.
+          this.forgetReadHandle(key);
           // ENOENT here means a concurrent delete removed the (then empty) folder after we made
           // it; make it again. Anything else is a real failure.
           if (errCode(err) !== "ENOENT" || attempt >= MAX_PUT_ATTEMPTS) throw err;
@@ -116,9 +144,8 @@ export class FsObjectStore implements ObjectStore {
   get(key: string): Promise<Uint8Array> {
     return this.track(async () => {
       checkFsKey(key);
-      const fh = await this.openObject(key);
+      const { fh, size } = await this.openObject(key);
       try {
-        const { size } = await fh.stat();
         return await readExactly(fh, 0, size, key);
       } finally {
         await fh.close();
@@ -135,9 +162,9 @@ export class FsObjectStore implements ObjectStore {
       if (!Number.isSafeInteger(length) || length < 0) {
         throw new RangeError(`getRange ${key}: length ${length} is not a non-negative integer`);
       }
-      const fh = await this.openObject(key);
+      const handle = this.acquireReadHandle(key);
       try {
-        const { size } = await fh.stat();
+        const { fh, size } = await handle.opened;
         if (offset + length > size) {
           throw new RangeError(
             `getRange ${key}: range [${offset}, ${offset + length}) reaches past the end (${size} bytes)`,
@@ -145,20 +172,64 @@ export class FsObjectStore implements ObjectStore {
         }
         return await readExactly(fh, offset, length, key);
       } finally {
-        await fh.close();
+        this.releaseReadHandle(handle);
       }
     });
+  }
+
+  /** The cached read handle of `key` (opened now if none), counted as used until released. */
+  private acquireReadHandle(key: string): ReadHandle {
+    let handle = this.readHandles.get(key);
+    if (handle === undefined) {
+      const opened = this.openObject(key);
+      // Counted as used from the start, so the eviction below cannot close it.
+      handle = { opened, users: 1, retired: false };
+      if (this.readHandlesMax > 0) {
+        this.readHandles.set(key, handle);
+        // A failed open (a missing object) is not cached.
+        opened.catch(() => this.forgetReadHandle(key, handle!));
+        this.evictReadHandles();
+      } else {
+        handle.retired = true;
+      }
+      return handle;
+    }
+    // Most recently used last.
+    this.readHandles.delete(key);
+    this.readHandles.set(key, handle);
+    handle.users++;
+    return handle;
+  }
+
+  private releaseReadHandle(handle: ReadHandle): void {
+    handle.users--;
+    if (handle.users === 0 && handle.retired) closeReadHandle(handle);
+    else if (handle.users === 0) this.evictReadHandles();
+  }
+
+  /** Drops the cached handle of `key` (the object was replaced or deleted). */
+  private forgetReadHandle(key: string, only?: ReadHandle): void {
+    const handle = this.readHandles.get(key);
+    if (handle === undefined || (only !== undefined && handle !== only)) return;
+    this.readHandles.delete(key);
+    handle.retired = true;
+    if (handle.users === 0) closeReadHandle(handle);
+  }
+
+  /** Closes unused handles, least recently used first, down to the bound. */
+  private evictReadHandles(): void {
+    for (const [key, handle] of this.readHandles) {
+      if (this.readHandles.size <= this.readHandlesMax) return;
+      if (handle.users === 0) this.forgetReadHandle(key);
+    }
   }
 
   size(key: string): Promise<number> {
     return this.track(async () => {
       checkFsKey(key);
-      const fh = await this.openObject(key);
-      try {
-        return (await fh.stat()).size;
-      } finally {
-        await fh.close();
-      }
+      const { fh, size } = await this.openObject(key);
+      await fh.close();
+      return size;
     });
   }
 
@@ -190,6 +261,7 @@ export class FsObjectStore implements ObjectStore {
       const path = this.pathOf(key);
       try {
         await fsp.unlink(path);
+        this.forgetReadHandle(key);
       } catch (err) {
         const code = errCode(err);
         // Missing (or a parent is a file): nothing to delete. EISDIR/EPERM: the key names a
@@ -206,6 +278,7 @@ export class FsObjectStore implements ObjectStore {
   async close(): Promise<void> {
     this.closed = true;
     await Promise.allSettled([...this.inFlight]);
+    for (const key of [...this.readHandles.keys()]) this.forgetReadHandle(key);
   }
 
   private track<T>(op: () => Promise<T>): Promise<T> {
@@ -218,13 +291,11 @@ export class FsObjectStore implements ObjectStore {
   }
 
   private pathOf(key: string): string {
-    const path = join(this.root, ...key.split("/"));
-    // checkObjectKey already rules out escapes; this is the last line of defence.
-    if (!path.startsWith(this.root + sep)) throw new InvalidObjectKeyError(key, "resolves outside the root");
-    return path;
+    return objectPath(this.root, key);
   }
 
-  private async openObject(key: string): Promise<FileHandle> {
+  /** Opens an object for reading, with its size. */
+  private async openObject(key: string): Promise<{ fh: FileHandle; size: number }> {
     let fh: FileHandle;
     try {
       fh = await fsp.open(this.pathOf(key), "r");
@@ -234,11 +305,18 @@ export class FsObjectStore implements ObjectStore {
       throw err;
     }
     // On Linux a folder opens fine; a folder is not an object.
-    if (!(await fh.stat()).isFile()) {
+    let stat: Awaited<ReturnType<FileHandle["stat"]>>;
+    try {
+      stat = await fh.stat();
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    if (!stat.isFile()) {
       await fh.close();
       throw new ObjectNotFoundError(key);
     }
-    return fh;
+    return { fh, size: stat.size };
   }
 
   /** Makes `dir` and its missing ancestors, and makes their entries durable. */
@@ -349,6 +427,86 @@ export class FsObjectStore implements ObjectStore {
 }
 
 /** `checkObjectKey` plus the fs store's own reservation: segments may not look like temp files. */
+/** The file of `key` under `root` (an absolute, resolved folder). */
+function objectPath(root: string, key: string): string {
+  checkFsKey(key);
+  const path = join(root, ...key.split("/"));
+  // checkObjectKey already rules out escapes; this is the last line of defence.
+  if (!path.startsWith(root + sep)) throw new InvalidObjectKeyError(key, "resolves outside the root");
+  return path;
+}
+
+/**
+ * Blocking ranged reads of a filesystem store's objects, for worker threads (the query pool's
+ * workers read the sections of their tasks themselves: a worker has nothing else to do while
+ * it waits, and the main thread's event loop stays free). Keeps the descriptors of the last
+ * `handlesMax` objects open; objects are immutable, so a cached descriptor always reads the
+ * object that was planned (even if it was deleted since, which the delete grace period allows).
+ */
+export class FsRangeReaderSync {
+  readonly root: string;
+  readonly #handles = new Map<string, { fd: number; size: number }>();
+  readonly #handlesMax: number;
+
+  constructor(root: string, handlesMax = 64) {
+    this.root = resolve(root);
+    this.#handlesMax = Math.max(1, handlesMax);
+  }
+
+  read(key: string, offset: number, length: number): Uint8Array {
+    if (!(Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0))
+      throw new RangeError(`read ${key}: bad range ${offset}+${length}`);
+    const { fd, size } = this.#open(key);
+    if (offset + length > size)
+      throw new RangeError(
+        `read ${key}: range [${offset}, ${offset + length}) reaches past the end (${size} bytes)`,
+      );
+    const out = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const n = readSync(fd, out, filled, length - filled, offset + filled);
+      if (n === 0) throw new Error(`object ${key} ended after ${offset + filled} bytes while reading`);
+      filled += n;
+    }
+    return out;
+  }
+
+  close(): void {
+    for (const { fd } of this.#handles.values()) closeSync(fd);
+    this.#handles.clear();
+  }
+
+  #open(key: string): { fd: number; size: number } {
+    const cached = this.#handles.get(key);
+    if (cached !== undefined) {
+      this.#handles.delete(key);
+      this.#handles.set(key, cached);
+      return cached;
+    }
+    let fd: number;
+    try {
+      fd = openSync(objectPath(this.root, key), "r");
+    } catch (err) {
+      const code = errCode(err);
+      if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") throw new ObjectNotFoundError(key);
+      throw err;
+    }
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) {
+      closeSync(fd);
+      throw new ObjectNotFoundError(key);
+    }
+    const handle = { fd, size: stat.size };
+    this.#handles.set(key, handle);
+    for (const [oldKey, old] of this.#handles) {
+      if (this.#handles.size <= this.#handlesMax) break;
+      closeSync(old.fd);
+      this.#handles.delete(oldKey);
+    }
+    return handle;
+  }
+}
+
 function checkFsKey(key: string): void {
   checkObjectKey(key);
   for (const segment of key.split("/")) {
@@ -379,6 +537,13 @@ async function writeDurably(dir: string, path: string, data: Uint8Array): Promis
   } finally {
     if (!renamed) await fsp.unlink(tempPath).catch(() => {});
   }
+}
+
+function closeReadHandle(handle: ReadHandle): void {
+  handle.opened.then(
+    ({ fh }) => fh.close(),
+    () => {},
+  );
 }
 
 async function readExactly(fh: FileHandle, offset: number, length: number, key: string): Promise<Uint8Array> {

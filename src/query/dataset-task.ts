@@ -6,28 +6,41 @@
  */
 import { describeSection, SectionKind } from "../block/format.ts";
 import { decodeProfiles } from "../block/profiles-section.ts";
+import { decodeRollup } from "../block/rollup-section.ts";
 import { unframeSection } from "../block/section.ts";
 import { decodeSymbols } from "../block/symbols.ts";
 import { buildPartialTree, type PartialTree, type ProfileSummary, summarizeProfiles } from "./aggregate.ts";
 import { selectProfileRows } from "./select.ts";
 
+/** A section of the task's object: its framed bytes, or where the worker reads them itself. */
 export interface FramedSection {
   offset: number;
-  bytes: Uint8Array;
+  sizeBytes: number;
+  bytes?: Uint8Array;
+}
+
+function bytesOf(section: FramedSection, what: string): Uint8Array {
+  if (section.bytes === undefined) throw new Error(`dataset task: the ${what} section was not read`);
+  return section.bytes;
 }
 
 export interface DatasetTask {
   objectKey: string;
   /** "tenant/service", for messages. */
   dataset: string;
-  profiles: FramedSection;
-  /** With `series`: build the partial tree of those series (every profile of them). */
+  /**
+   * The rows: the profiles section (summarized, and summed when `series` is set), or a rollup
+   * section (summed only: its rows add up to the same samples as every profile of the dataset).
+   */
+  rows: FramedSection & { kind: number };
+  /** With `series`: build the partial tree of those series (every row of them). */
   symbols?: FramedSection;
   series?: Uint32Array;
 }
 
 export interface DatasetTaskResult {
-  summary: ProfileSummary;
+  /** Set when the rows were the profiles section. */
+  summary?: ProfileSummary;
   partial?: PartialTree;
 }
 
@@ -41,16 +54,17 @@ export function runDatasetTask(task: DatasetTask): DatasetTaskResult {
     kind,
     offset,
   });
-  const profilesContext = context(SectionKind.profiles, task.profiles.offset);
-  const profiles = decodeProfiles(
-    unframeSection(task.profiles.bytes, profilesContext),
-    describeSection(profilesContext),
-  );
-  const result: DatasetTaskResult = { summary: summarizeProfiles(profiles) };
+  const rowsContext = context(task.rows.kind, task.rows.offset);
+  const payload = unframeSection(bytesOf(task.rows, "rows"), rowsContext);
+  const raw = task.rows.kind === SectionKind.profiles;
+  const profiles = raw
+    ? decodeProfiles(payload, describeSection(rowsContext))
+    : decodeRollup(payload, describeSection(rowsContext)).rows;
+  const result: DatasetTaskResult = raw ? { summary: summarizeProfiles(profiles) } : {};
   if (task.series !== undefined && task.symbols !== undefined) {
     const symbolsContext = context(SectionKind.symbols, task.symbols.offset);
     const symbols = decodeSymbols(
-      unframeSection(task.symbols.bytes, symbolsContext),
+      unframeSection(bytesOf(task.symbols, "symbols"), symbolsContext),
       describeSection(symbolsContext),
     );
     const rows = selectProfileRows(profiles, task.series, -ALL_TIME_MS, ALL_TIME_MS);
@@ -63,7 +77,8 @@ export function runDatasetTask(task: DatasetTask): DatasetTaskResult {
 export function resultTransferList(result: DatasetTaskResult): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   const s = result.summary;
-  for (const a of [s.seriesIndex, s.timeNanos, s.totals, s.profileIds]) out.push(a.buffer as ArrayBuffer);
+  if (s !== undefined)
+    for (const a of [s.seriesIndex, s.timeNanos, s.totals, s.profileIds]) out.push(a.buffer as ArrayBuffer);
   const p = result.partial;
   if (p !== undefined) for (const a of [p.parent, p.name, p.self]) out.push(a.buffer as ArrayBuffer);
   return out;

@@ -14,11 +14,12 @@
  */
 
 import { availableParallelism } from "node:os";
-import { readIndex, readProfiles, readSymbols } from "../block/block-reader.ts";
+import { readIndex, readProfiles, readRollup, readSymbols } from "../block/block-reader.ts";
 import { SectionKind } from "../block/format.ts";
 import type { IndexSection } from "../block/index-section.ts";
 import { compareLabelSets } from "../block/index-section.ts";
 import type { ProfilesSection } from "../block/profiles-section.ts";
+import { ROLLUP_KINDS, type RollupSection } from "../block/rollup-section.ts";
 import type { SymbolsSection } from "../block/symbols.ts";
 import type { DatasetHit, Metastore } from "../metastore/metastore.ts";
 import { KilnError } from "../model/errors.ts";
@@ -40,9 +41,10 @@ import {
 import { DEFAULT_QUERY_LIMITS, QueryBudget, type QueryLimits } from "./budget.ts";
 import type { DatasetTask, DatasetTaskResult } from "./dataset-task.ts";
 import { type HeatmapGroup, type HeatmapPoint, type HeatmapSeriesResult, rangeHeatmap } from "./heatmap.ts";
-import { emptyStackValues, sumStackValues } from "./merge.ts";
+import { emptyStackValues, type StackValues, sumStackValues } from "./merge.ts";
 import { PprofBuilder } from "./pprof-out.ts";
-import { indexBytes, profilesBytes, SectionCache, symbolsBytes } from "./section-cache.ts";
+import { planRollupRead } from "./rollup-plan.ts";
+import { indexBytes, profilesBytes, rollupBytes, SectionCache, symbolsBytes } from "./section-cache.ts";
 import { PROFILE_TYPE_LABEL, type SeriesSelector, selectProfileRows, selectSeries } from "./select.ts";
 import { addStackValues, frameName, NameTable, NameTree } from "./tree.ts";
 import { WorkerPool } from "./worker-pool.ts";
@@ -80,6 +82,16 @@ export interface QueryEngineOptions {
    * the calling thread). Answers are identical whatever the size.
    */
   workers?: number;
+  /**
+   * Read the rollup sections of compacted blocks where whole buckets lie inside the range
+   * (default true). Answers are identical either way; false is for comparison and tests.
+   */
+  rollups?: boolean;
+  /**
+   * The folder of a filesystem `store` (FsObjectStore.root): the worker threads then read the
+   * sections of their tasks themselves, off the main thread. Unset: the main thread reads.
+   */
+  objectsDir?: string;
 }
 
 export interface TimeRange {
@@ -233,6 +245,16 @@ interface Sections {
   symbols?: SymbolsSection;
   index: IndexSection;
   profiles?: ProfilesSection;
+  /** The rollups of `Want.rollups`, in that order (finest first). */
+  rollups?: RollupSection[];
+}
+
+/** Which sections of a dataset a step reads (the index always). */
+interface Want {
+  symbols: boolean;
+  profiles: boolean;
+  /** Rollup kinds to read, finest first. */
+  rollups?: readonly RollupKind[];
 }
 
 export class QueryEngine {
@@ -244,6 +266,7 @@ export class QueryEngine {
   readonly limits: Readonly<QueryLimits>;
   readonly #now: () => number;
   readonly #pool: WorkerPool | undefined;
+  readonly #rollups: boolean;
 
   constructor(options: QueryEngineOptions) {
     this.store = options.store;
@@ -257,7 +280,11 @@ export class QueryEngine {
     this.aggregates = new SectionCache(options.aggregateCacheBytes ?? DEFAULT_AGGREGATE_CACHE_BYTES);
     const workers = options.workers ?? availableParallelism();
     if (!(Number.isInteger(workers) && workers >= 0)) throw new RangeError(`workers ${workers} invalid`);
-    this.#pool = workers > 0 ? new WorkerPool(workers) : undefined;
+    this.#pool =
+      workers > 0
+        ? new WorkerPool(workers, options.objectsDir === undefined ? {} : { objectsDir: options.objectsDir })
+        : undefined;
+    this.#rollups = options.rollups ?? true;
   }
 
   /** Worker threads of the pool (0 = in-process). */
@@ -777,7 +804,7 @@ export class QueryEngine {
     return hits;
   }
 
-  #sections(hit: DatasetHit, want: { symbols: boolean; profiles: boolean }): Promise<Sections> {
+  #sections(hit: DatasetHit, want: Want): Promise<Sections> {
     const { objectKey, dataset } = hit;
     const key = (kind: number) => sectionKey(hit, kind);
     const index = this.cache.get(
@@ -799,10 +826,18 @@ export class QueryEngine {
           profilesBytes,
         )
       : undefined;
-    return Promise.all([index, symbols, profiles]).then(([i, s, p]) => {
+    const rollups = want.rollups
+      ? Promise.all(
+          want.rollups.map((kind) =>
+            this.cache.get(key(kind), () => readRollup(this.store, objectKey, dataset, kind), rollupBytes),
+          ),
+        )
+      : undefined;
+    return Promise.all([index, symbols, profiles, rollups]).then(([i, s, p, r]) => {
       const out: Sections = { index: i };
       if (s !== undefined) out.symbols = s;
       if (p !== undefined) out.profiles = p;
+      if (r !== undefined) out.rollups = r;
       return out;
     });
   }
@@ -814,11 +849,12 @@ export class QueryEngine {
   async #forEachDataset(
     plan: { tenant: string; range: TimeRange; service: string | undefined; profileType: string | undefined },
     budget: QueryBudget,
-    want: { symbols: boolean; profiles: boolean },
+    wantOf: Want | ((hit: DatasetHit) => Want),
     visit: (sections: Sections, hit: DatasetHit) => void,
   ): Promise<void> {
     const hits = await this.#plan(budget, plan.tenant, plan.range, plan.service, plan.profileType);
     await this.#forEachHit(hits, budget, async (hit) => {
+      const want = typeof wantOf === "function" ? wantOf(hit) : wantOf;
       budget.read(sectionBytesOf(hit, want));
       const sections = await this.#sections(hit, want);
       budget.check();
@@ -838,9 +874,24 @@ export class QueryEngine {
     budget: QueryBudget,
     visit: (sections: Sections, values: Float64Array, magnitude: number) => void,
   ): Promise<void> {
-    await this.#forEachDataset(prepared, budget, { symbols: true, profiles: true }, (sections) =>
-      this.#sumDataset(prepared, budget, sections, visit),
+    await this.#forEachDataset(
+      prepared,
+      budget,
+      (hit) => this.#stackWant(prepared, hit),
+      (sections, hit) => this.#sumDataset(prepared, budget, sections, visit, hit),
     );
+  }
+
+  /**
+   * What a stack query reads of a dataset: with rollups, a dataset wholly inside the range
+   * needs only its coarsest rollup; one at an edge needs the raw profiles for the ragged ends.
+   */
+  #stackWant(prepared: PreparedQuery, hit: DatasetHit): Want {
+    const kinds = this.#rollups && rollupEligible(prepared) ? rollupKindsOf(hit) : [];
+    if (kinds.length === 0) return { symbols: true, profiles: true };
+    if (coversDataset(prepared.range, hit))
+      return { symbols: true, profiles: false, rollups: kinds.slice(-1) };
+    return { symbols: true, profiles: true, rollups: kinds };
   }
 
   /** One dataset of #forEachStackDataset: select, sum with the filters, visit non-empty sums. */
@@ -849,26 +900,33 @@ export class QueryEngine {
     budget: QueryBudget,
     sections: Sections,
     visit: (sections: Sections, values: Float64Array, magnitude: number) => void,
+    hit: DatasetHit,
   ): void {
     const symbols = sections.symbols!;
-    const profiles = sections.profiles!;
     const series = selectSeries(sections.index, prepared.selector);
     if (series.length === 0) return;
-    let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
-    rows = filterProfileIds(profiles, rows, prepared.profileIds);
-    if (rows.length === 0) return;
+    const rollups = sections.rollups ?? [];
+    const { startMs, endMs } = prepared.range;
     const scratch = symbols.stacks.nodeCount * 8;
-    budget.hold(scratch);
     const sums = emptyStackValues(symbols.stacks.nodeCount);
-    if (prepared.traceIds === undefined) {
-      sumStackValues(
-        profiles,
-        rows,
-        sums,
-        prepared.spanIds === undefined ? {} : { spanIds: prepared.spanIds },
+    if (rollups.length > 0 && rollupEligible(prepared)) {
+      // Rollup rows where whole buckets fit, raw profiles for the rest: the same samples.
+      budget.hold(scratch);
+      const parts = planRollupRead(
+        rollups.map((r) => r.bucketMs),
+        { startMs, endMs, whole: coversDataset(prepared.range, hit) },
       );
+      for (const part of parts) {
+        const rows = part.source === "raw" ? sections.profiles! : rollups[part.source]!.rows;
+        sumStackValues(rows, selectProfileRows(rows, series, part.fromMs, part.toMs), sums);
+      }
     } else {
-      sums.magnitude = sumFiltered(profiles, rows, sums.values, prepared.spanIds, prepared.traceIds);
+      const profiles = sections.profiles!;
+      let rows = selectProfileRows(profiles, series, startMs, endMs);
+      rows = filterProfileIds(profiles, rows, prepared.profileIds);
+      if (rows.length === 0) return;
+      budget.hold(scratch);
+      this.#sumRows(prepared, profiles, rows, sums);
     }
     if (prepared.callSite !== undefined) {
       const mask = callSiteMask(symbols, prepared.callSite);
@@ -880,6 +938,20 @@ export class QueryEngine {
       visit(sections, sums.values, sums.magnitude);
     } finally {
       budget.release(scratch);
+    }
+  }
+
+  /** Sums raw profile rows with the query's per-sample filters. */
+  #sumRows(prepared: PreparedQuery, profiles: ProfilesSection, rows: Uint32Array, sums: StackValues): void {
+    if (prepared.traceIds === undefined) {
+      sumStackValues(
+        profiles,
+        rows,
+        sums,
+        prepared.spanIds === undefined ? {} : { spanIds: prepared.spanIds },
+      );
+    } else {
+      sums.magnitude = sumFiltered(profiles, rows, sums.values, prepared.spanIds, prepared.traceIds);
     }
   }
 
@@ -904,14 +976,14 @@ export class QueryEngine {
     // Edges: the exact per-sample path. Whole datasets: their series first (index sections).
     await this.#forEachHit(hits, budget, async (hit) => {
       if (!coversDataset(prepared.range, hit)) {
-        const want = { symbols: true, profiles: true };
+        const want = this.#stackWant(prepared, hit);
         budget.read(sectionBytesOf(hit, want));
         const sections = await this.#sections(hit, want);
         budget.check();
         const decoded = decodedBytesOf(sections);
         budget.hold(decoded);
         try {
-          this.#sumDataset(prepared, budget, sections, visit);
+          this.#sumDataset(prepared, budget, sections, visit, hit);
         } finally {
           budget.release(decoded);
         }
@@ -942,7 +1014,7 @@ export class QueryEngine {
     await this.#forEachHit(whole, budget, async ({ hit, series, key }) => {
       let held = 0;
       if (!this.aggregates.has(key)) {
-        const bytes = sectionBytesOf(hit, { symbols: true, profiles: true }) - sectionBytesOf(hit, NO_DATA);
+        const bytes = sectionBytesOf(hit, this.#wholeWant(hit)) - sectionBytesOf(hit, NO_DATA);
         budget.read(bytes);
         held = bytes;
         budget.hold(held);
@@ -982,24 +1054,36 @@ export class QueryEngine {
 
   /** A dataset's partial tree of `series`: on a worker, or here when that fails or is off. */
   async #computePartial(hit: DatasetHit, series: Uint32Array): Promise<PartialTree> {
+    const want = this.#wholeWant(hit);
+    const rowsKind = want.rollups?.[0] ?? SectionKind.profiles;
     const useSections =
       this.#pool === undefined ||
-      (this.cache.has(sectionKey(hit, SectionKind.symbols)) &&
-        this.cache.has(sectionKey(hit, SectionKind.profiles)));
+      (this.cache.has(sectionKey(hit, SectionKind.symbols)) && this.cache.has(sectionKey(hit, rowsKind)));
     if (!useSections) {
-      const result = await this.#runTask(hit, series);
+      const result = await this.#runTask(hit, rowsKind, series);
       if (result?.partial !== undefined) return result.partial;
     }
-    const sections = await this.#sections(hit, { symbols: true, profiles: true });
-    const rows = selectProfileRows(sections.profiles!, series, -TIME_LIMIT_MS, TIME_LIMIT_MS);
-    return buildPartialTree(sections.symbols!, sections.profiles!, rows);
+    const sections = await this.#sections(hit, want);
+    const rows = sections.rollups?.[0]?.rows ?? sections.profiles!;
+    const selected = selectProfileRows(rows, series, -TIME_LIMIT_MS, TIME_LIMIT_MS);
+    return buildPartialTree(sections.symbols!, rows, selected);
+  }
+
+  /**
+   * What the partial tree of a dataset wholly inside a query's range reads: all rows of its
+   * coarsest rollup (they add up to every profile of it), or else its profiles.
+   */
+  #wholeWant(hit: DatasetHit): Want {
+    const kinds = this.#rollups ? rollupKindsOf(hit) : [];
+    if (kinds.length === 0) return { symbols: true, profiles: true };
+    return { symbols: true, profiles: false, rollups: kinds.slice(-1) };
   }
 
   /** A dataset's per-profile columns: on a worker, or from the decoded section. */
   async #computeSummary(hit: DatasetHit): Promise<ProfileSummary> {
     if (this.#pool !== undefined && !this.cache.has(sectionKey(hit, SectionKind.profiles))) {
-      const result = await this.#runTask(hit, undefined);
-      if (result !== undefined) return result.summary;
+      const result = await this.#runTask(hit, SectionKind.profiles, undefined);
+      if (result?.summary !== undefined) return result.summary;
     }
     const sections = await this.#sections(hit, { symbols: false, profiles: true });
     return summarizeProfiles(sections.profiles!);
@@ -1010,34 +1094,43 @@ export class QueryEngine {
    * the profile summary it yields too. Undefined when the worker failed: the caller redoes
    * the work here, where errors keep their kinds (e.g. BlockFormatError).
    */
-  async #runTask(hit: DatasetHit, series: Uint32Array | undefined): Promise<DatasetTaskResult | undefined> {
+  async #runTask(
+    hit: DatasetHit,
+    rowsKind: number,
+    series: Uint32Array | undefined,
+  ): Promise<DatasetTaskResult | undefined> {
     const { objectKey, dataset } = hit;
     const refOf = (kind: number) => dataset.sections.find((s) => s.kind === kind);
-    const profilesRef = refOf(SectionKind.profiles);
+    const rowsRef = refOf(rowsKind);
     const symbolsRef = refOf(SectionKind.symbols);
-    if (profilesRef === undefined || (series !== undefined && symbolsRef === undefined)) return undefined;
+    if (rowsRef === undefined || (series !== undefined && symbolsRef === undefined)) return undefined;
     let result: DatasetTaskResult;
+    const pool = this.#pool!;
+    // Without a store folder for the workers, this thread reads the framed bytes.
+    const read = (offset: number, sizeBytes: number) =>
+      pool.readsObjects ? undefined : this.store.getRange(objectKey, offset, sizeBytes);
     try {
-      const [profiles, symbols] = await Promise.all([
-        this.store.getRange(objectKey, profilesRef.offset, profilesRef.sizeBytes),
-        series === undefined
-          ? undefined
-          : this.store.getRange(objectKey, symbolsRef!.offset, symbolsRef!.sizeBytes),
+      const [rows, symbols] = await Promise.all([
+        read(rowsRef.offset, rowsRef.sizeBytes),
+        series === undefined ? undefined : read(symbolsRef!.offset, symbolsRef!.sizeBytes),
       ]);
       const task: DatasetTask = {
         objectKey,
         dataset: `${dataset.tenant}/${dataset.service}`,
-        profiles: { offset: profilesRef.offset, bytes: profiles },
+        rows: { kind: rowsKind, offset: rowsRef.offset, sizeBytes: rowsRef.sizeBytes },
       };
-      if (series !== undefined && symbols !== undefined) {
-        task.symbols = { offset: symbolsRef!.offset, bytes: symbols };
+      if (rows !== undefined) task.rows.bytes = rows;
+      if (series !== undefined) {
+        task.symbols = { offset: symbolsRef!.offset, sizeBytes: symbolsRef!.sizeBytes };
+        if (symbols !== undefined) task.symbols.bytes = symbols;
         task.series = series;
       }
-      result = await this.#pool!.run(task);
+      result = await pool.run(task);
     } catch {
       return undefined;
     }
-    this.aggregates.put(summaryKey(hit), result.summary, profileSummaryBytes(result.summary));
+    if (result.summary !== undefined)
+      this.aggregates.put(summaryKey(hit), result.summary, profileSummaryBytes(result.summary));
     return result;
   }
 
@@ -1097,6 +1190,21 @@ export class QueryEngine {
 const NO_DATA = { symbols: false, profiles: false };
 const PROFILES_ONLY = { symbols: false, profiles: true };
 
+type RollupKind = (typeof ROLLUP_KINDS)[number];
+
+/**
+ * The rollup kinds a dataset has, finest first; only a prefix of ROLLUP_KINDS counts (a coarse
+ * rollup is written only beside the finer one).
+ */
+function rollupKindsOf(hit: DatasetHit): RollupKind[] {
+  const kinds: RollupKind[] = [];
+  for (const kind of ROLLUP_KINDS) {
+    if (!hit.dataset.sections.some((s) => s.kind === kind)) break;
+    kinds.push(kind);
+  }
+  return kinds;
+}
+
 /** The per-profile columns SelectSeries reads (a ProfilesSection or a cached ProfileSummary). */
 type ProfileColumns = Pick<
   ProfilesSection,
@@ -1134,6 +1242,16 @@ function seriesKey(series: Uint32Array): string {
 function coversDataset(range: TimeRange, hit: DatasetHit): boolean {
   return (
     hit.dataset.minTimeMs >= Math.floor(range.startMs) && hit.dataset.maxTimeMs <= Math.floor(range.endMs)
+  );
+}
+
+/**
+ * Whether rollup rows can stand in for a query's profiles: no filter on what rollups drop
+ * (span ids, trace ids, profile ids). A call-site filter masks stack nodes after summing.
+ */
+function rollupEligible(prepared: PreparedQuery): boolean {
+  return (
+    prepared.spanIds === undefined && prepared.traceIds === undefined && prepared.profileIds === undefined
   );
 }
 
@@ -1201,13 +1319,14 @@ function definedOnly<T extends object>(value: T): Partial<T> {
 }
 
 /** Stored bytes of the sections of `hit` that a query with `want` reads. */
-function sectionBytesOf(hit: DatasetHit, want: { symbols: boolean; profiles: boolean }): number {
+function sectionBytesOf(hit: DatasetHit, want: Want): number {
   let bytes = 0;
   for (const ref of hit.dataset.sections) {
     if (
       ref.kind === SectionKind.index ||
       (want.symbols && ref.kind === SectionKind.symbols) ||
-      (want.profiles && ref.kind === SectionKind.profiles)
+      (want.profiles && ref.kind === SectionKind.profiles) ||
+      (want.rollups?.includes(ref.kind as RollupKind) ?? false)
     ) {
       bytes += ref.sizeBytes;
     }
@@ -1231,6 +1350,7 @@ function decodedBytesOf(sections: Sections): number {
   let bytes = sizeOnce(sections.index, indexBytes);
   if (sections.symbols !== undefined) bytes += sizeOnce(sections.symbols, symbolsBytes);
   if (sections.profiles !== undefined) bytes += sizeOnce(sections.profiles, profilesBytes);
+  for (const rollup of sections.rollups ?? []) bytes += sizeOnce(rollup, rollupBytes);
   return bytes;
 }
 

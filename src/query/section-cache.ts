@@ -8,8 +8,10 @@
  * the decoded heap footprint (typed arrays exactly, strings and maps approximately), counted
  * once the decode resolves; an entry larger than the whole budget is returned but not kept.
  */
+
 import type { IndexSection } from "../block/index-section.ts";
 import type { ProfilesSection } from "../block/profiles-section.ts";
+import type { RollupSection } from "../block/rollup-section.ts";
 import type { SymbolsSection } from "../block/symbols.ts";
 
 /** Heap bytes per string beyond its characters (header, array slot, map entry). */
@@ -144,4 +146,8 @@ export function profilesBytes(p: ProfilesSection): number {
   let bytes = 0;
   for (const value of Object.values(p)) if (ArrayBuffer.isView(value)) bytes += value.byteLength;
   return bytes;
+}
+
+export function rollupBytes(r: RollupSection): number {
+  return profilesBytes(r.rows) + r.profileCounts.byteLength;
 }

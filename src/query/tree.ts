@@ -296,6 +296,9 @@ export function addStackValues(
     if (needed[i] !== 0 || nodeValues[i] !== 0) needed[parent[i]!] = 1;
   }
   const locationName = new Int32Array(symbols.locationCount).fill(-1);
+  // Strings are unique by text within a section: a function name string is interned once,
+  // however many locations (lines) and functions (files) share it.
+  const stringName = new Int32Array(symbols.strings.length).fill(-1);
   const mapped = new Int32Array(nodeCount);
   const names = tree.names;
   for (let i = 1; i < nodeCount; i++) {
@@ -304,7 +307,17 @@ export function addStackValues(
     const loc = location[i]!;
     let name = locationName[loc]!;
     if (name < 0) {
-      name = names.id(frameName(symbols, loc));
+      const functionPlus1 = symbols.locationFunctionPlus1[loc]!;
+      if (functionPlus1 !== 0) {
+        const str = symbols.functionNameStr[functionPlus1 - 1]!;
+        name = stringName[str]!;
+        if (name < 0) {
+          name = names.id(symbols.strings[str]!);
+          stringName[str] = name;
+        }
+      } else {
+        name = names.id(frameName(symbols, loc));
+      }
       locationName[loc] = name;
     }
     const node = tree.child(mapped[parent[i]!]!, name);

@@ -7,6 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { DatasetTask, DatasetTaskResult } from "./dataset-task.ts";
+import { type EncodedNames, NameDecoder } from "./name-dictionary.ts";
 
 interface Pending {
   id: number;
@@ -18,11 +19,18 @@ interface Pending {
 interface Slot {
   worker: Worker;
   current: Pending | undefined;
+  /** This worker's name texts (name-dictionary.ts). */
+  names: NameDecoder;
 }
 
-type Reply = { id: number; result: DatasetTaskResult } | { id: number; error: string };
+type Reply = { id: number; result: DatasetTaskResult; names?: EncodedNames } | { id: number; error: string };
 
 const WORKER_URL = new URL("./dataset-worker.ts", import.meta.url);
+
+export interface QueryWorkerConfig {
+  /** The filesystem object store's folder: workers read the sections of their tasks. */
+  objectsDir?: string;
+}
 
 export class WorkerPool {
   readonly size: number;
@@ -31,9 +39,17 @@ export class WorkerPool {
   #nextId = 1;
   #closed = false;
 
-  constructor(size: number) {
+  readonly #config: QueryWorkerConfig;
+
+  constructor(size: number, config: QueryWorkerConfig = {}) {
     if (!(Number.isInteger(size) && size >= 1)) throw new RangeError(`worker pool size ${size} invalid`);
     this.size = size;
+    this.#config = config;
+  }
+
+  /** Whether tasks may leave their sections unread (workers read them from the store). */
+  get readsObjects(): boolean {
+    return this.#config.objectsDir !== undefined;
   }
 
   /** Runs `task` on a worker; rejects with the task's error message on failure. */
@@ -70,15 +86,25 @@ export class WorkerPool {
   }
 
   #spawn(): Slot {
-    const worker = new Worker(WORKER_URL);
-    const slot: Slot = { worker, current: undefined };
+    const worker = new Worker(WORKER_URL, { workerData: this.#config });
+    const slot: Slot = { worker, current: undefined, names: new NameDecoder() };
     worker.unref();
     worker.on("message", (reply: Reply) => {
+      // Every reply's new names are kept, in order, whatever becomes of the reply.
+      let decodeError: Error | undefined;
+      if ("result" in reply && reply.names !== undefined && reply.result.partial !== undefined) {
+        try {
+          reply.result.partial.names = slot.names.decode(reply.names);
+        } catch (err) {
+          decodeError = err as Error;
+        }
+      }
       const pending = slot.current;
       if (pending === undefined || pending.id !== reply.id) return;
       slot.current = undefined;
       worker.unref();
       if ("error" in reply) pending.reject(new Error(reply.error));
+      else if (decodeError !== undefined) pending.reject(decodeError);
       else pending.resolve(reply.result);
       this.#dispatch();
     });
