@@ -10,6 +10,9 @@
  * `--compaction-minutes=60 --compaction-pods=8 --compaction-interval-s=10` of level-0
  * segments compacted to completion; `--long-days=30 --long-pods=8 --long-interval-s=60` of 1 h
  * final-level blocks for the 7 d and 30 d flame graphs (`--long-runs=5` warm runs each).
+ *
+ * Web UI (bench/ui.ts; `--no-ui` skips it): flame graph first render and hover/zoom frame
+ * times in Chromium, and the app's bundle size (`--ui-dpr=1` sets the device pixel ratio).
  */
 
 import { readdirSync, rmSync } from "node:fs";
@@ -24,6 +27,7 @@ import {
 import { cpuBreakdown } from "./cpu-breakdown.ts";
 import { type IngestBenchResult, runIngestBench } from "./ingest.ts";
 import { type QueryBenchResult, runQueryBench } from "./query.ts";
+import { defaultUiBenchOptions, runUiBench, type UiBenchResult, uiResult, uiRows } from "./ui.ts";
 
 const json = process.argv.includes("--json");
 function numberArg(name: string, fallback: number): number {
@@ -40,6 +44,7 @@ const clients = numberArg("clients", 256);
 const runIngest = !process.argv.includes("--no-ingest");
 const runQuery = !process.argv.includes("--no-query");
 const runCompaction = !process.argv.includes("--no-compaction");
+const runUi = !process.argv.includes("--no-ui");
 const cpuProfileDir = "bench-profiles";
 const cpuProfile = process.argv.includes("--cpu-prof");
 if (cpuProfile) rmSync(cpuProfileDir, { recursive: true, force: true });
@@ -84,11 +89,16 @@ const longRange = runCompaction
     })
   : undefined;
 
+const ui: UiBenchResult | undefined = runUi
+  ? await runUiBench({ ...defaultUiBenchOptions, devicePixelRatio: numberArg("ui-dpr", 1) })
+  : undefined;
+
 const result: Record<string, number> = {};
 if (ingest) Object.assign(result, ingestResult(ingest));
 if (query) Object.assign(result, queryResult(query));
 if (compaction) Object.assign(result, compactionResult(compaction));
 if (longRange) Object.assign(result, longRangeResult(longRange));
+if (ui) Object.assign(result, uiResult(ui));
 
 function compactionResult(c: CompactionBenchResult): Record<string, number> {
   const compacted = c.liveBytes / c.pushes;
@@ -156,6 +166,7 @@ if (json) {
   if (query) rows.push(...queryRows(query));
   if (compaction) rows.push(...compactionRows(compaction));
   if (longRange) rows.push(...longRangeRows(longRange));
+  if (ui) rows.push(...uiRows(ui));
   const w = Math.max(...rows.map((r) => r[0].length));
   const v = Math.max(...rows.map((r) => r[1].length));
   for (const [k, val, base] of rows) console.log(`${k.padEnd(w)}  ${val.padStart(v)}  ${base}`);

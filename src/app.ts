@@ -17,6 +17,7 @@ import { labelValuesHandler, renderDiffHandler, renderHandler } from "./api/rend
 import { createRouter, metricsHandler } from "./api/router.ts";
 import { startHttpServer } from "./api/server.ts";
 import { registerSettingsService, SettingsStore } from "./api/settings-service.ts";
+import { staticUiHandler } from "./api/static-ui.ts";
 import { orgIdHeader, tenantFromHeader, tenantOf } from "./api/tenant.ts";
 import { type KilnConfig, limitOptionsOf } from "./cli/config.ts";
 import { startServerCompactor } from "./compactor/server.ts";
@@ -45,6 +46,9 @@ export interface RunningKiln {
 export function ingestLimitsOf(config: KilnConfig): IngestLimits {
   return { ...defaultIngestLimits, ...limitOptionsOf(config) };
 }
+
+/** The built web UI, served at `/`: ui/dist beside src/ in the package. */
+const uiDistDir = resolve(import.meta.dirname, "../ui/dist");
 
 /** The raw X-Scope-OrgID header, handed from the HTTP layer to the Connect services. */
 const orgIdKey = createContextKey<string | undefined>(undefined, { description: "X-Scope-OrgID" });
@@ -175,7 +179,9 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
       registerSettingsService(r, settings, tenantOfContext);
     })
     .connect((r) => registerOtlpProfilesService(r, otlp))
-    .connect((r) => registerPushService(r, ingestRoutes, tenantOfContext));
+    .connect((r) => registerPushService(r, ingestRoutes, tenantOfContext))
+    // The web UI (ui/dist, built by `npm run build:ui`) at `/` and its client-side routes.
+    .fallbackGet(staticUiHandler({ distDir: uiDistDir, logger }));
 
   const server = await startHttpServer({
     host: config.host,

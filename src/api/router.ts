@@ -2,11 +2,14 @@
  * The request router: exact-path routes for plain HTTP handlers (`/ingest`, `/ready`,
  * `/metrics`, the render API) and Connect services, which connect-node serves as Connect
  * (JSON and binary), gRPC and gRPC-web on the same `/<package>.<Service>/<Method>` paths.
- * Anything else is a 404 with a text body.
+ * A GET (or HEAD) of any other path goes to the fallback handler when one is set (the web
+ * UI's static files, whose client-side routes are arbitrary paths); anything else is a 404
+ * with a text body.
  *
  * It also records the per-request metrics. The `endpoint` label is the route path or
- * `connect:<Service>/<Method>`, never the raw URL, and every unknown path shares
- * `endpoint="other"`, so scanners probing random URLs cannot grow the metric.
+ * `connect:<Service>/<Method>`, never the raw URL; every GET the fallback answers shares
+ * `endpoint="fallback"` and every other unknown path `endpoint="other"`, so scanners probing
+ * random URLs cannot grow the metric.
  */
 
 import {
@@ -51,11 +54,14 @@ export interface Router {
   post(path: string, handler: HttpHandler): Router;
   /** Registers Connect services; may be called several times. */
   connect(routes: (router: ConnectRouter) => void): Router;
+  /** Answers GET and HEAD requests that match no route or RPC (at most one fallback). */
+  fallbackGet(handler: HttpHandler): Router;
   /** The handler for startHttpServer. Registration is closed once it has served a request. */
   readonly handler: HttpHandler;
 }
 
 const ENDPOINT_OTHER = "other";
+const ENDPOINT_FALLBACK = "fallback";
 const KNOWN_METHODS: ReadonlySet<string> = new Set([
   "GET",
   "HEAD",
@@ -92,6 +98,7 @@ export function createRouter(options: RouterOptions): Router {
   const { logger } = options;
   const routes = new Map<string, Map<string, HttpHandler>>();
   const connectRoutes: ((router: ConnectRouter) => void)[] = [];
+  let fallbackGet: HttpHandler | undefined;
   const record = createHttpMetrics(options.metrics);
   let dispatch: HttpHandler | undefined;
 
@@ -150,6 +157,10 @@ export function createRouter(options: RouterOptions): Router {
         connectAdapter.handle(req, res as NodeServerResponse);
         return;
       }
+      if (fallbackGet !== undefined && (method === "GET" || method === "HEAD")) {
+        record(req, res, ENDPOINT_FALLBACK);
+        return fallbackGet(req, res);
+      }
       record(req, res, ENDPOINT_OTHER);
       sendText(res, 404, `not found: ${method} ${path.slice(0, ECHOED_PATH_LENGTH_MAX)}\n`);
     };
@@ -167,6 +178,12 @@ export function createRouter(options: RouterOptions): Router {
     connect(register) {
       if (dispatch !== undefined) throw new Error("connect routes added after the router started serving");
       connectRoutes.push(register);
+      return router;
+    },
+    fallbackGet(handler) {
+      if (dispatch !== undefined) throw new Error("fallback added after the router started serving");
+      if (fallbackGet !== undefined) throw new Error("fallback registered twice");
+      fallbackGet = handler;
       return router;
     },
     handler: (req, res) => {

@@ -43,7 +43,7 @@ import type { DatasetTask, DatasetTaskResult } from "./dataset-task.ts";
 import { type HeatmapGroup, type HeatmapPoint, type HeatmapSeriesResult, rangeHeatmap } from "./heatmap.ts";
 import { emptyStackValues, type StackValues, sumStackValues } from "./merge.ts";
 import { PprofBuilder } from "./pprof-out.ts";
-import { planRollupRead } from "./rollup-plan.ts";
+import { planRollupRead, type ReadPart } from "./rollup-plan.ts";
 import { indexBytes, profilesBytes, rollupBytes, SectionCache, symbolsBytes } from "./section-cache.ts";
 import { PROFILE_TYPE_LABEL, type SeriesSelector, selectProfileRows, selectSeries } from "./select.ts";
 import { addStackValues, frameName, NameTable, NameTree } from "./tree.ts";
@@ -380,8 +380,10 @@ export class QueryEngine {
       profiles: ProfileColumns,
       full: ProfilesSection | undefined,
       symbols: SymbolsSection | undefined,
+      part: ReadPart = { source: "raw", fromMs: prepared.range.startMs, toMs: prepared.range.endMs },
+      profileCounts?: Uint32Array,
     ) => {
-      let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
+      let rows = selectProfileRows(profiles, series, part.fromMs, part.toMs);
       rows = filterProfileIds(profiles, rows, prepared.profileIds);
       const mask = prepared.callSite ? callSiteMask(symbols!, prepared.callSite) : undefined;
       const sampleLevel =
@@ -416,11 +418,11 @@ export class QueryEngine {
             );
           }
           group.sums.set(edge, value);
-          group.counts.set(edge, 1);
+          group.counts.set(edge, profileCounts?.[row] ?? 1);
           if ((pointCount & 1023) === 0) budget.setState(pointCount * SERIES_POINT_BYTES);
         } else {
           group.sums.set(edge, previous + value);
-          group.counts.set(edge, group.counts.get(edge)! + 1);
+          group.counts.set(edge, group.counts.get(edge)! + (profileCounts?.[row] ?? 1));
         }
         if (exemplarType === "individual") {
           const best = group.best.get(edge);
@@ -480,12 +482,28 @@ export class QueryEngine {
       await this.#forEachHit(hits, budget, async (hit) => {
         const { index, series } = await this.#selectedSeries(hit, prepared, budget);
         if (series.length === 0) return;
-        const key = summaryKey(hit);
-        if (!this.aggregates.has(key))
-          budget.read(sectionBytesOf(hit, PROFILES_ONLY) - sectionBytesOf(hit, NO_DATA));
-        const summary = await this.aggregates.get(key, () => this.#computeSummary(hit), profileSummaryBytes);
-        budget.check();
-        visitRows(index, series, summary, undefined, undefined);
+        // Rollup rows carry no profile ids: not for exemplars of single profiles.
+        const { parts, rollups } =
+          exemplarType === "individual" || !rollupEligible(prepared)
+            ? { parts: undefined, rollups: [] }
+            : await this.#seriesRollupPlan(hit, prepared.range, step, align, budget);
+        for (const part of parts ?? [undefined]) {
+          if (part !== undefined && part.source !== "raw") {
+            const rollup = rollups[part.source]!;
+            visitRows(index, series, rollup.rows, undefined, undefined, part, rollup.profileCounts);
+            continue;
+          }
+          const key = summaryKey(hit);
+          if (!this.aggregates.has(key))
+            budget.read(sectionBytesOf(hit, PROFILES_ONLY) - sectionBytesOf(hit, NO_DATA));
+          const summary = await this.aggregates.get(
+            key,
+            () => this.#computeSummary(hit),
+            profileSummaryBytes,
+          );
+          budget.check();
+          visitRows(index, series, summary, undefined, undefined, part);
+        }
       });
     } else {
       await this.#forEachDataset(
@@ -1038,6 +1056,47 @@ export class QueryEngine {
       mergePartialTree(tree, combined);
       budget.setState(nameTreeBytes(tree));
     }
+  }
+
+  /**
+   * The rollup parts of a time series over one dataset (undefined parts: no rollup fits, read
+   * the raw profiles). The coarse rollup is read first; the finer one only when the coarse one
+   * cannot answer alone (an edge of the range, or a step it does not divide).
+   */
+  async #seriesRollupPlan(
+    hit: DatasetHit,
+    range: TimeRange,
+    stepMs: number,
+    alignMs: number,
+    budget: QueryBudget,
+  ): Promise<{ parts: ReadPart[] | undefined; rollups: RollupSection[] }> {
+    const kinds = this.#rollups ? rollupKindsOf(hit) : [];
+    if (kinds.length === 0) return { parts: undefined, rollups: [] };
+    const whole = coversDataset(range, hit);
+    const read = async (want: RollupKind[]) => {
+      budget.read(
+        sectionBytesOf(hit, { symbols: false, profiles: false, rollups: want }) -
+          sectionBytesOf(hit, NO_DATA),
+      );
+      const sections = await this.#sections(hit, { symbols: false, profiles: false, rollups: want });
+      budget.check();
+      return sections.rollups ?? [];
+    };
+    const options = { startMs: range.startMs, endMs: range.endMs, whole, stepMs, alignMs };
+    if (whole) {
+      const coarsest = await read(kinds.slice(-1));
+      const parts = planRollupRead(
+        coarsest.map((r) => r.bucketMs),
+        options,
+      );
+      if (parts.every((p) => p.source !== "raw")) return { parts, rollups: coarsest };
+    }
+    const rollups = await read(kinds);
+    const parts = planRollupRead(
+      rollups.map((r) => r.bucketMs),
+      options,
+    );
+    return { parts, rollups };
   }
 
   /** The series of `hit` a query selects (reads the index section through the section cache). */
