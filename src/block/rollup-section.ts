@@ -173,6 +173,9 @@ export function decodeRollup(payload: Uint8Array, where: string): RollupSection 
   return { bucketMs, profileCounts, rows };
 }
 
+/** A rollup is written only when its rows sum this many profiles each on average. */
+export const ROLLUP_PROFILES_PER_ROW_MIN = 2;
+
 /** Rollup section kinds, finer first: `bucketsMs[i]` is written as kind `ROLLUP_KINDS[i]`. */
 export const ROLLUP_KINDS = [SectionKind.rollupFine, SectionKind.rollupCoarse] as const;
 
@@ -194,7 +197,10 @@ export function checkRollupBuckets(bucketsMs: readonly number[]): void {
 /**
  * The dataset with rollup sections added after its other sections, one per width in
  * `bucketsMs` (built from its profiles section). A width whose sums would not be exact is
- * left out, as are the coarser ones (a coarse rollup is only used beside the finer one).
+ * left out, and so are the coarser ones (their sums are larger still). A width that would not
+ * merge at least ROLLUP_PROFILES_PER_ROW_MIN profiles per row on average is left out too: it
+ * would cost about as much to store and to read as the raw profiles (agents that push once a
+ * minute get no 1-minute rollup); readers take whichever widths a dataset has.
  */
 export function addRollups(dataset: EncodedDataset, bucketsMs: readonly number[]): EncodedDataset {
   checkRollupBuckets(bucketsMs);
@@ -210,6 +216,7 @@ export function addRollups(dataset: EncodedDataset, bucketsMs: readonly number[]
   for (let i = 0; i < bucketsMs.length; i++) {
     const rollup = buildRollup(profiles, bucketsMs[i]!);
     if (rollup === undefined) break;
+    if (rollup.rows.length * ROLLUP_PROFILES_PER_ROW_MIN > profiles.profileCount) continue;
     sections.push({ kind: ROLLUP_KINDS[i]!, payload: encodeRollup(rollup) });
   }
   return { ...dataset, sections };

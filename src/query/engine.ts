@@ -1251,17 +1251,9 @@ const PROFILES_ONLY = { symbols: false, profiles: true };
 
 type RollupKind = (typeof ROLLUP_KINDS)[number];
 
-/**
- * The rollup kinds a dataset has, finest first; only a prefix of ROLLUP_KINDS counts (a coarse
- * rollup is written only beside the finer one).
- */
+/** The rollup kinds a dataset has, finest first (a writer may leave out either width). */
 function rollupKindsOf(hit: DatasetHit): RollupKind[] {
-  const kinds: RollupKind[] = [];
-  for (const kind of ROLLUP_KINDS) {
-    if (!hit.dataset.sections.some((s) => s.kind === kind)) break;
-    kinds.push(kind);
-  }
-  return kinds;
+  return ROLLUP_KINDS.filter((kind) => hit.dataset.sections.some((s) => s.kind === kind));
 }
 
 /** The per-profile columns SelectSeries reads (a ProfilesSection or a cached ProfileSummary). */
