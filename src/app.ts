@@ -130,6 +130,7 @@ export async function startKiln(config: KilnConfig, logger: Logger): Promise<Run
     rollups: config.queryRollups,
     objectsDir: queryStore.root,
   });
+  engine.startWorkers();
   const settings = new SettingsStore(dataDir);
   const tenantOfContext = (context: HandlerContext) =>
     tenantFromHeader(context.values.get(orgIdKey), config.multitenancy);

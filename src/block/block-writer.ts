@@ -2,8 +2,10 @@
  * Writes a block object: every dataset's sections (framed, compressed, checksummed), then the
  * footer (table of contents) and the fixed-size trailer (docs/block-format.md).
  */
+
 import { crc32 } from "node:zlib";
 import type { DatasetMeta, SectionRef } from "../metastore/metastore.ts";
+import { nanosToMsFloor } from "../model/time.ts";
 import type { DatasetBuilder, EncodedDataset } from "./dataset-builder.ts";
 import { ByteWriter } from "./encoding.ts";
 import { assert, FOOTER_BYTES_MAX, FORMAT_VERSION, fail, MAGIC, TRAILER_BYTES } from "./format.ts";
@@ -108,8 +110,8 @@ function layoutBlock(input: readonly FramedDataset[]): EncodedBlock {
     return {
       tenant: dataset.tenant,
       service: dataset.service,
-      minTimeMs: nanosToMs(dataset.minTimeNanos),
-      maxTimeMs: nanosToMs(dataset.maxTimeNanos),
+      minTimeMs: nanosToMsFloor(dataset.minTimeNanos),
+      maxTimeMs: nanosToMsFloor(dataset.maxTimeNanos),
       profileTypes: dataset.profileTypes,
       labelNames: dataset.labelNames,
       sections,
@@ -133,10 +135,6 @@ function layoutBlock(input: readonly FramedDataset[]): EncodedBlock {
 }
 
 /** Floor division, so a time before 1970 still lands in the millisecond that contains it. */
-function nanosToMs(nanos: bigint): number {
-  const ms = nanos / 1_000_000n;
-  return Number(nanos < 0n && ms * 1_000_000n !== nanos ? ms - 1n : ms);
-}
 
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

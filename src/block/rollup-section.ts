@@ -15,6 +15,7 @@
  * samples exceed 2^53, a sum could round, and `buildRollup` returns undefined; the dataset is
  * then queried from its raw profiles.
  */
+import { nanosToMsFloor } from "../model/time.ts";
 import type { EncodedDataset } from "./dataset-builder.ts";
 import { ByteReader, ByteWriter } from "./encoding.ts";
 import { assert, ID_BYTES, SECTION_PAYLOAD_BYTES_MAX, SectionKind } from "./format.ts";
@@ -70,7 +71,7 @@ export function buildRollup(profiles: ProfilesSection, bucketMs: number): Rollup
   const touched: number[] = [];
   const rows: ProfileRow[] = [];
   const profileCounts: number[] = [];
-  const bucketOf = (row: number) => bucketEndMs(Number(timeNanos[row]! / 1_000_000n), bucketMs);
+  const bucketOf = (row: number) => bucketEndMs(nanosToMsFloor(timeNanos[row]!), bucketMs);
   let row = 0;
   while (row < profileCount) {
     const first = row;

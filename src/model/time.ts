@@ -113,3 +113,9 @@ function unitSeconds(unit: string): bigint {
   for (const [prefix, seconds] of secondsPerUnitPrefix) if (unit.startsWith(prefix)) return seconds;
   return 0n;
 }
+
+/** Milliseconds of a nanosecond time, rounded down (also before 1970: −0.5 ms → −1). */
+export function nanosToMsFloor(nanos: bigint): number {
+  const ms = nanos / 1_000_000n;
+  return Number(nanos < 0n && ms * 1_000_000n !== nanos ? ms - 1n : ms);
+}

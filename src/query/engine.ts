@@ -27,6 +27,7 @@ import { compareLabels, type Label, type Labels, labelsKey } from "../model/labe
 import type { Pprof } from "../model/pprof.ts";
 import { parseProfileTypeId } from "../model/profile-type.ts";
 import { type Matcher, matchLabels, parseSelector } from "../model/selector.ts";
+import { nanosToMsFloor } from "../model/time.ts";
 import type { ObjectStore } from "../objstore/object-store.ts";
 import {
   buildPartialTree,
@@ -292,6 +293,11 @@ export class QueryEngine {
     return this.#pool?.size ?? 0;
   }
 
+  /** Starts the worker threads now instead of at the first query (see WorkerPool.start). */
+  startWorkers(): void {
+    this.#pool?.start();
+  }
+
   /** Stops the worker threads (idle workers never keep the process alive; this frees them). */
   async close(): Promise<void> {
     await this.#pool?.close();
@@ -406,7 +412,7 @@ export class QueryEngine {
           ? rowValue(full!, row, mask, prepared.spanIds, prepared.traceIds)
           : Number(profiles.totals[row]!);
         if (sampleLevel && value === 0) continue;
-        const timeMs = Number(profiles.timeNanos[row]! / 1_000_000n);
+        const timeMs = nanosToMsFloor(profiles.timeNanos[row]!);
         const edge = align + Math.ceil((timeMs - align) / step) * step;
         const previous = group.sums.get(edge);
         if (previous === undefined) {
@@ -590,7 +596,7 @@ export class QueryEngine {
           }
           groupOfSeries.set(s, group);
         }
-        const timeMs = Number(profiles.timeNanos[row]! / 1_000_000n);
+        const timeMs = nanosToMsFloor(profiles.timeNanos[row]!);
         const labels = index.seriesLabels[s]!;
         if (query.type === "individual") {
           const filtered = prepared.spanIds !== undefined || prepared.traceIds !== undefined;

@@ -61,6 +61,15 @@ export class WorkerPool {
     });
   }
 
+  /**
+   * Starts every worker now rather than on the first tasks (a server calls this at startup,
+   * so its first query does not wait for threads to boot and load their modules).
+   */
+  start(): void {
+    if (this.#closed) return;
+    while (this.#slots.length < this.size) this.#spawn();
+  }
+
   /** Stops every worker; queued and running tasks reject. */
   async close(): Promise<void> {
     this.#closed = true;
