@@ -136,7 +136,13 @@ export function createRouter(options: RouterOptions): Router {
             interceptors: [errorInterceptor(logger)],
             ...(options.shutdownSignal === undefined ? {} : { shutdownSignal: options.shutdownSignal }),
             ...(options.contextValues === undefined ? {} : { contextValues: options.contextValues }),
-            onHandlerError: (rpc, err) => logger.error("rpc handler failed", { rpc, err }),
+            onHandlerError: (rpc, err) => {
+              // A client that went away mid-answer (a browser tab replacing its query, a
+              // cancelled curl) is routine, not a server failure.
+              if (clientWentAway(err))
+                logger.debug("rpc answer not delivered: the client went away", { rpc });
+              else logger.error("rpc handler failed", { rpc, err });
+            },
           });
 
     return (req, res) => {
@@ -199,6 +205,16 @@ export function createRouter(options: RouterOptions): Router {
  * message; an unexpected error is logged with its stack and answered as `internal` with a
  * fixed message, so internals (paths, SQL) never reach the client.
  */
+/** Whether a handler error only says the client closed the connection or cancelled the call. */
+function clientWentAway(err: unknown): boolean {
+  const codes = new Set(["ERR_STREAM_DESTROYED", "ERR_STREAM_PREMATURE_CLOSE", "ECONNRESET", "EPIPE"]);
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (codes.has(String((e as { code?: unknown }).code))) return true;
+    if (e instanceof ConnectError && e.code === Code.Canceled) return true;
+  }
+  return false;
+}
+
 function errorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     try {

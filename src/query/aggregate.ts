@@ -72,12 +72,55 @@ export function buildPartialTree(
   profiles: ProfilesSection,
   rows: Uint32Array,
 ): PartialTree {
-  const tree = new NameTree(new NameTable());
+  return partialTreeOf(buildNameTree(symbols, profiles, rows, new NameTable()));
+}
+
+/** The name tree of `rows`, its names interned into `names` (which may hold others too). */
+export function buildNameTree(
+  symbols: SymbolsSection,
+  profiles: ProfilesSection,
+  rows: Uint32Array,
+  names: NameTable,
+): NameTree {
+  // The name tree has at most one node per stack node (frames merge by name).
+  const tree = new NameTree(names, symbols.stacks.nodeCount);
   if (rows.length > 0) {
     const sums = sumStackValues(profiles, rows, emptyStackValues(symbols.stacks.nodeCount));
     if (sums.values.some((v) => v !== 0)) addStackValues(tree, symbols, sums.values, sums.magnitude);
   }
-  return partialTreeOf(tree);
+  return tree;
+}
+
+/**
+ * A partial tree of `tree` whose names are renumbered densely in order of first use, for a
+ * tree interned into a shared table; `tableIds[i]` is local name i's id in that table. The
+ * partial's `names` is left empty (the caller sends the ids; name-dictionary.ts).
+ */
+export function partialTreeOfShared(tree: NameTree): { partial: PartialTree; tableIds: Int32Array } {
+  const view = tree.view();
+  const local = new Map<number, number>();
+  const name = new Int32Array(view.nodeCount);
+  name[0] = -1;
+  for (let i = 1; i < view.nodeCount; i++) {
+    const id = view.name[i]!;
+    let l = local.get(id);
+    if (l === undefined) {
+      l = local.size;
+      local.set(id, l);
+    }
+    name[i] = l;
+  }
+  return {
+    partial: {
+      nodeCount: view.nodeCount,
+      names: [],
+      parent: view.parent.slice(),
+      name,
+      self: view.self.slice(),
+      magnitude: tree.magnitude,
+    },
+    tableIds: Int32Array.from(local.keys()),
+  };
 }
 
 /** A copy of a name tree as a partial tree (own name list and arrays). */

@@ -9,8 +9,16 @@ import { decodeProfiles } from "../block/profiles-section.ts";
 import { decodeRollup } from "../block/rollup-section.ts";
 import { unframeSection } from "../block/section.ts";
 import { decodeSymbols } from "../block/symbols.ts";
-import { buildPartialTree, type PartialTree, type ProfileSummary, summarizeProfiles } from "./aggregate.ts";
+import {
+  buildNameTree,
+  buildPartialTree,
+  type PartialTree,
+  type ProfileSummary,
+  partialTreeOfShared,
+  summarizeProfiles,
+} from "./aggregate.ts";
 import { selectProfileRows } from "./select.ts";
+import type { NameTable } from "./tree.ts";
 
 /** A section of the task's object: its framed bytes, or where the worker reads them itself. */
 export interface FramedSection {
@@ -47,7 +55,15 @@ export interface DatasetTaskResult {
 /** Every time a profile can have: selecting with it keeps all rows of the series. */
 const ALL_TIME_MS = 8.64e15;
 
-export function runDatasetTask(task: DatasetTask): DatasetTaskResult {
+/**
+ * Runs a task. With `names` (a worker's shared table), the partial tree's names are interned
+ * there and `nameIds` maps the partial's local name i to its id in that table; the partial's
+ * own `names` list is then empty.
+ */
+export function runDatasetTask(
+  task: DatasetTask,
+  names?: NameTable,
+): DatasetTaskResult & { nameIds?: Int32Array } {
   const context = (kind: number, offset: number) => ({
     objectKey: task.objectKey,
     dataset: task.dataset,
@@ -60,7 +76,9 @@ export function runDatasetTask(task: DatasetTask): DatasetTaskResult {
   const profiles = raw
     ? decodeProfiles(payload, describeSection(rowsContext))
     : decodeRollup(payload, describeSection(rowsContext)).rows;
-  const result: DatasetTaskResult = raw ? { summary: summarizeProfiles(profiles) } : {};
+  const result: DatasetTaskResult & { nameIds?: Int32Array } = raw
+    ? { summary: summarizeProfiles(profiles) }
+    : {};
   if (task.series !== undefined && task.symbols !== undefined) {
     const symbolsContext = context(SectionKind.symbols, task.symbols.offset);
     const symbols = decodeSymbols(
@@ -68,7 +86,13 @@ export function runDatasetTask(task: DatasetTask): DatasetTaskResult {
       describeSection(symbolsContext),
     );
     const rows = selectProfileRows(profiles, task.series, -ALL_TIME_MS, ALL_TIME_MS);
-    result.partial = buildPartialTree(symbols, profiles, rows);
+    if (names === undefined) {
+      result.partial = buildPartialTree(symbols, profiles, rows);
+    } else {
+      const { partial, tableIds } = partialTreeOfShared(buildNameTree(symbols, profiles, rows, names));
+      result.partial = partial;
+      result.nameIds = tableIds;
+    }
   }
   return result;
 }

@@ -2,7 +2,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { FsRangeReaderSync } from "../objstore/fs-store.ts";
 import { type DatasetTask, type FramedSection, resultTransferList, runDatasetTask } from "./dataset-task.ts";
-import { type EncodedNames, NameEncoder } from "./name-dictionary.ts";
+import { NameSender } from "./name-dictionary.ts";
 import type { QueryWorkerConfig } from "./worker-pool.ts";
 
 interface Request {
@@ -13,7 +13,7 @@ interface Request {
 const port = parentPort;
 if (port === null) throw new Error("dataset-worker.ts must run in a worker thread");
 const config = (workerData ?? {}) as QueryWorkerConfig;
-const encoder = new NameEncoder();
+const names = new NameSender();
 /** Reads the sections the main thread left unread (the pool was given the store's folder). */
 const reader = config.objectsDir === undefined ? undefined : new FsRangeReaderSync(config.objectsDir);
 
@@ -24,24 +24,20 @@ function fill(task: DatasetTask, section: FramedSection | undefined): void {
 }
 
 port.on("message", (request: Request) => {
-  const generation = encoder.generation;
+  const generation = names.generation;
   try {
     fill(request.task, request.task.rows);
     fill(request.task, request.task.symbols);
-    const result = runDatasetTask(request.task);
-    // Names go as numbers, their texts once (name-dictionary.ts).
-    let names: EncodedNames | undefined;
-    if (result.partial !== undefined) {
-      names = encoder.encode(result.partial.names);
-      result.partial.names = [];
-    }
+    // Names are interned into the worker's shared table and go as ids (name-dictionary.ts).
+    const { nameIds, ...result } = runDatasetTask(request.task, names.table());
+    const encoded = nameIds === undefined ? undefined : names.encode(nameIds);
     const transfer = resultTransferList(result);
-    if (names !== undefined) transfer.push(names.ids.buffer as ArrayBuffer);
-    port.postMessage({ id: request.id, result, names }, transfer);
+    if (encoded !== undefined) transfer.push(encoded.ids.buffer as ArrayBuffer);
+    port.postMessage({ id: request.id, result, names: encoded }, transfer);
   } catch (err) {
     // Names this message would have introduced never arrived: start a new generation, so the
     // main thread drops its copy rather than miss them.
-    if (encoder.generation === generation) encoder.reset();
+    if (names.generation === generation) names.reset();
     port.postMessage({ id: request.id, error: err instanceof Error ? err.message : String(err) });
   }
 });

@@ -268,6 +268,8 @@ export class QueryEngine {
   readonly #now: () => number;
   readonly #pool: WorkerPool | undefined;
   readonly #rollups: boolean;
+  /** Partial trees one query computes ahead of merging them. */
+  readonly #prefetchMax: number;
 
   constructor(options: QueryEngineOptions) {
     this.store = options.store;
@@ -286,6 +288,7 @@ export class QueryEngine {
         ? new WorkerPool(workers, options.objectsDir === undefined ? {} : { objectsDir: options.objectsDir })
         : undefined;
     this.#rollups = options.rollups ?? true;
+    this.#prefetchMax = Math.max(DATASET_CONCURRENCY, 4 * workers);
   }
 
   /** Worker threads of the pool (0 = in-process). */
@@ -996,7 +999,34 @@ export class QueryEngine {
       prepared.service,
       prepared.profileType,
     );
-    const whole: { hit: DatasetHit; series: Uint32Array; key: string }[] = [];
+    const whole: { hit: DatasetHit; series: Uint32Array; key: string; partial?: Promise<PartialTree> }[] = [];
+    // Partial trees not yet cached start computing as soon as a dataset's series are known,
+    // so the workers sum while this thread still reads index sections; a few at a time.
+    const started = new Set<Promise<unknown>>();
+    const startPartial = async (
+      hit: DatasetHit,
+      series: Uint32Array,
+      key: string,
+    ): Promise<{ partial: Promise<PartialTree> }> => {
+      while (started.size >= this.#prefetchMax) await Promise.race(started);
+      const bytes = sectionBytesOf(hit, this.#wholeWant(hit)) - sectionBytesOf(hit, NO_DATA);
+      budget.read(bytes);
+      budget.hold(bytes);
+      const partial = this.aggregates
+        .get(key, () => this.#computePartial(hit, series), partialTreeBytes)
+        .finally(() => budget.release(bytes));
+      const settled: Promise<void> = partial.then(
+        () => {
+          started.delete(settled);
+        },
+        () => {
+          started.delete(settled);
+        },
+      );
+      started.add(settled);
+      // Wrapped, so that awaiting the start does not await the computation.
+      return { partial };
+    };
     // Edges: the exact per-sample path. Whole datasets: their series first (index sections).
     await this.#forEachHit(hits, budget, async (hit) => {
       if (!coversDataset(prepared.range, hit)) {
@@ -1015,11 +1045,15 @@ export class QueryEngine {
       }
       const { series } = await this.#selectedSeries(hit, prepared, budget);
       if (series.length === 0) return;
-      whole.push({
-        hit,
-        series,
-        key: `${datasetKey(hit)}|tree|${prepared.profileType}|${seriesKey(series)}`,
-      });
+      const key = `${datasetKey(hit)}|tree|${prepared.profileType}|${seriesKey(series)}`;
+      const entry: (typeof whole)[number] = { hit, series, key };
+      whole.push(entry);
+      if (!this.aggregates.has(key)) {
+        const { partial } = await startPartial(hit, series, key);
+        // Awaited below (or dropped when the combined tree is cached): never unhandled.
+        partial.catch(() => {});
+        entry.partial = partial;
+      }
     });
     if (whole.length === 0) return;
     // The merge of all whole datasets is cached too, keyed by their keys: a repeated long
@@ -1035,26 +1069,12 @@ export class QueryEngine {
       return;
     }
     const into = whole.length > 1 ? new NameTree(new NameTable()) : tree;
-    await this.#forEachHit(whole, budget, async ({ hit, series, key }) => {
-      let held = 0;
-      if (!this.aggregates.has(key)) {
-        const bytes = sectionBytesOf(hit, this.#wholeWant(hit)) - sectionBytesOf(hit, NO_DATA);
-        budget.read(bytes);
-        held = bytes;
-        budget.hold(held);
-      }
-      try {
-        const partial = await this.aggregates.get(
-          key,
-          () => this.#computePartial(hit, series),
-          partialTreeBytes,
-        );
-        budget.check();
-        mergePartialTree(into, partial);
-        budget.setState(nameTreeBytes(into) + (into === tree ? 0 : nameTreeBytes(tree)));
-      } finally {
-        budget.release(held);
-      }
+    await this.#forEachHit(whole, budget, async ({ hit, series, key, partial }) => {
+      const merged = await (partial ??
+        this.aggregates.get(key, () => this.#computePartial(hit, series), partialTreeBytes));
+      budget.check();
+      mergePartialTree(into, merged);
+      budget.setState(nameTreeBytes(into) + (into === tree ? 0 : nameTreeBytes(tree)));
     });
     if (into !== tree) {
       const combined = partialTreeOf(into);

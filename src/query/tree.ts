@@ -82,15 +82,25 @@ export interface NameTreeView {
  */
 export class NameTree {
   readonly names: NameTable;
-  #parent = new Int32Array(INITIAL_NODE_CAPACITY);
-  #name = new Int32Array(INITIAL_NODE_CAPACITY);
-  #self = new Float64Array(INITIAL_NODE_CAPACITY);
+  #parent: Int32Array;
+  #name: Int32Array;
+  #self: Float64Array;
   #count = 1;
   /** Open addressing over (parent, name): node id + 1 per slot, 0 = empty; at most half full. */
-  #slots = new Int32Array(INITIAL_NODE_CAPACITY * 2);
+  #slots: Int32Array;
   #magnitude = 0;
 
-  constructor(names: NameTable = new NameTable()) {
+  /**
+   * `nodesExpected`: a hint (e.g. the stack tree size of the dataset being resolved) so the
+   * arrays and the hash table are sized once instead of grown and rehashed step by step.
+   */
+  constructor(names: NameTable = new NameTable(), nodesExpected = INITIAL_NODE_CAPACITY) {
+    const capacity =
+      2 ** Math.ceil(Math.log2(Math.min(Math.max(nodesExpected, INITIAL_NODE_CAPACITY), 1 << 24)));
+    this.#parent = new Int32Array(capacity);
+    this.#name = new Int32Array(capacity);
+    this.#self = new Float64Array(capacity);
+    this.#slots = new Int32Array(capacity * 2);
     this.names = names;
     this.#parent[0] = -1;
     this.#name[0] = -1;

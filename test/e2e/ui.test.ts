@@ -16,9 +16,10 @@ import { decodePprof } from "../../src/formats/pprof/decode.ts";
 import { encodePprof } from "../../src/formats/pprof/encode.ts";
 import { readManifest } from "../../src/testing/manifest.ts";
 import { spyNameFor, testdata, testdataRoot } from "../../src/testing/testdata.ts";
-import { formatValue } from "../../ui/src/units.ts";
+import { formatChange, formatPoints, formatValue } from "../../ui/src/units.ts";
 import { chromiumAvailability, launchBrowser, prepareUi, screenshotPath } from "../helpers/browser.ts";
 import { acceptAnyTime, type InProcessKiln, startInProcess } from "../helpers/kiln.ts";
+import { type ApiFlameGraph, apiNodes, changedMost, relativeShareChange } from "./flamegraph-api.ts";
 
 /**
  * The page's globals used inside page.evaluate callbacks (they run in the browser; this file
@@ -29,20 +30,42 @@ declare const window: {
 };
 declare const document: {
   documentElement: { dataset: Record<string, string | undefined> };
+  activeElement: { getAttribute(name: string): string | null } | null;
   querySelector(selector: string): { textContent: string | null } | null;
 };
+/** The few canvas members the pixel check reads (a canvas element, seen from the test). */
+interface CanvasLike {
+  width: number;
+  getBoundingClientRect(): { width: number };
+  getContext(kind: "2d"): {
+    getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> };
+  };
+}
 
 const pprofData = testdata("pprof");
 const chromium = chromiumAvailability();
 
 /** Java async-profiler CPU: one sample type, and MANIFEST.md lists its top functions. */
 const CHECKOUT_FILE = "pyroscope-java-asyncprofiler-cpu.pb.gz";
-/** Go CPU with pprof labels: a second service for the picker. */
+/** Go CPU with pprof labels: a second service for the picker, in two versions for the diff. */
 const INVENTORY_FILE = "pyroscope-go-cpu-labels.pb.gz";
+/** Another Go CPU profile with other hot paths under the same runtime frames. */
+const INVENTORY_OTHER_FILE = "pyroscope-go-cpu-span-id.pb.gz";
+/**
+ * The second service's pushes: v1 runs mostly the second file's code paths, v2 mostly the
+ * first's, so the diff has functions that grow, shrink and stay, as between two releases.
+ */
+const INVENTORY_PUSHES: { file: string; version: string; minutesAgo: number }[] = [
+  { file: INVENTORY_FILE, version: "v1", minutesAgo: 40 },
+  ...[38, 36, 34].map((minutesAgo) => ({ file: INVENTORY_OTHER_FILE, version: "v1", minutesAgo })),
+  ...[20, 18, 16].map((minutesAgo) => ({ file: INVENTORY_FILE, version: "v2", minutesAgo })),
+  { file: INVENTORY_OTHER_FILE, version: "v2", minutesAgo: 14 },
+];
 const CPU_TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds";
 /** Minutes before the test start at which each checkout profile is stamped; pods alternate. */
 const CHECKOUT_PUSH_MINUTES_AGO = [55, 45, 35, 25, 15, 5];
 const CHECKOUT = '{service_name="checkout"}';
+const INVENTORY = '{service_name="inventory"}';
 const MAX_NODES = 16384;
 
 /** `| 1 | \`name\` | value |` of the file's "top 10 by self" table in MANIFEST.md. */
@@ -112,6 +135,11 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
   const manifest = pprofData.skip ? new Map() : readManifest();
   const perPushTotal = Number(manifest.get(`pprof/${CHECKOUT_FILE}`)?.totals.get("cpu:nanoseconds") ?? 0);
   const checkoutTotal = perPushTotal * CHECKOUT_PUSH_MINUTES_AGO.length;
+  const cpuTotalOf = (file: string) =>
+    Number(manifest.get(`pprof/${file}`)?.totals.get("cpu:nanoseconds") ?? 0);
+  const inventoryTotalOf = (version: string) =>
+    INVENTORY_PUSHES.filter((p) => p.version === version).reduce((sum, p) => sum + cpuTotalOf(p.file), 0);
+  const inventoryTotal = inventoryTotalOf("v1") + inventoryTotalOf("v2");
   /** SelectMergeStacktraces requests the page sent, as parsed JSON bodies. */
   const flameRequests: { labelSelector: string; start: number; end: number }[] = [];
   const pageErrors: string[] = [];
@@ -128,12 +156,15 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
           startMs - minutesAgo * 60_000,
         ),
       ),
-      push(kiln, INVENTORY_FILE, "inventory{env=prod}", startMs - 20 * 60_000),
+      ...INVENTORY_PUSHES.map(({ file, version, minutesAgo }) =>
+        push(kiln, file, `inventory{env=prod,version=${version}}`, startMs - minutesAgo * 60_000),
+      ),
     ]);
     // Pushes are answered once flushed; poll until the query side sees all of them.
     for (let attempt = 0; attempt < 100; attempt++) {
-      const { total } = await flameTotal(kiln, CHECKOUT, startMs - 3_600_000, startMs + 60_000);
-      if (total === checkoutTotal) break;
+      const checkout = await flameTotal(kiln, CHECKOUT, startMs - 3_600_000, startMs + 60_000);
+      const inventory = await flameTotal(kiln, INVENTORY, startMs - 3_600_000, startMs + 60_000);
+      if (checkout.total === checkoutTotal && inventory.total === inventoryTotal) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     browser = await launchBrowser();
@@ -359,7 +390,7 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
     );
   });
 
-  test("comparison: two selections side by side and a diff with the API's totals", async () => {
+  test("comparison: two selections side by side with the API's totals", async () => {
     const left = '{service_name="checkout", pod="pod-a"}';
     const right = '{service_name="checkout", pod="pod-b"}';
     const fromMs = startMs - 3_600_000;
@@ -386,31 +417,100 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
     );
     assert.equal(await page.getByTestId("flamegraph-canvas").count(), 2);
     await page.screenshot({ path: screenshotPath("compare-side-by-side"), fullPage: true });
+  });
 
-    await page.getByTestId("tab-diff").click();
-    await page.getByTestId("diff-table").waitFor();
-    assert.equal(new URL(page.url()).searchParams.get("tab"), "diff");
-    const diff = await api<{ flamegraph?: { leftTicks?: string; rightTicks?: string } }>(kiln, "Diff", {
-      left: {
-        profileTypeID: CPU_TYPE,
-        labelSelector: left,
-        start: fromMs,
-        end: untilMs,
-        maxNodes: MAX_NODES,
-      },
-      right: {
-        profileTypeID: CPU_TYPE,
-        labelSelector: right,
-        start: fromMs,
-        end: untilMs,
-        maxNodes: MAX_NODES,
-      },
+  test("diff of two versions: totals, the function that changed most, red for growth and green for shrinkage", async () => {
+    const left = '{service_name="inventory", version="v1"}';
+    const right = '{service_name="inventory", version="v2"}';
+    const fromMs = startMs - 3_600_000;
+    const untilMs = startMs + 60_000;
+    const side = (labelSelector: string) => ({
+      profileTypeID: CPU_TYPE,
+      labelSelector,
+      start: fromMs,
+      end: untilMs,
+      maxNodes: MAX_NODES,
     });
-    assert.equal(Number(diff.flamegraph?.leftTicks), leftTotal);
-    assert.equal(Number(diff.flamegraph?.rightTicks), rightTotal);
+    const diff = await api<{ flamegraph?: ApiFlameGraph }>(kiln, "Diff", {
+      left: side(left),
+      right: side(right),
+    });
+    const graph = diff.flamegraph ?? {};
+    const leftTicks = Number(graph.leftTicks);
+    const rightTicks = Number(graph.rightTicks);
+    assert.equal(leftTicks, inventoryTotalOf("v1"));
+    assert.equal(rightTicks, inventoryTotalOf("v2"));
+
+    const params = new URLSearchParams({
+      type: CPU_TYPE,
+      tab: "diff",
+      lquery: left,
+      lfrom: String(fromMs),
+      luntil: String(untilMs),
+      rquery: right,
+      rfrom: String(fromMs),
+      runtil: String(untilMs),
+    });
+    await page.goto(`${kiln.url}/compare?${params}`);
+    await page.getByTestId("diff-table").waitFor();
     assert.equal(
       await textOf(page, "diff-totals"),
-      `Left ${formatValue(leftTotal, "nanoseconds")} · Right ${formatValue(rightTotal, "nanoseconds")}`,
+      `Left ${formatValue(leftTicks, "nanoseconds")} · Right ${formatValue(rightTicks, "nanoseconds")}`,
+    );
+
+    // The table opens sorted by change: its first row is the function whose share of its
+    // side's total moved most, by the amount the API's diff flame graph gives.
+    const [most] = changedMost(graph);
+    assert.ok(most !== undefined && Math.abs(most.change) > 0.05, "the two versions really differ");
+    const firstRow = page.getByTestId("diff-table").locator("tbody tr").first();
+    assert.equal(await firstRow.getAttribute("data-name"), most.name);
+    const cells = await firstRow.locator("td").allTextContents();
+    assert.equal(
+      cells[3],
+      `${formatPoints(most.change)} (${formatChange(relativeShareChange(most.leftShare, most.rightShare))})`,
+    );
+
+    // Frame colours: a frame whose share grew by 30% or more is drawn reddish, one that
+    // shrank by half or more greenish. Frames are picked where the name occurs once, so the
+    // frame on screen is that node.
+    const nodes = apiNodes(graph, "diff");
+    const occurrences = new Map<string, number>();
+    for (const node of nodes) occurrences.set(node.name, (occurrences.get(node.name) ?? 0) + 1);
+    const widest = (wanted: (change: number) => boolean) => {
+      let best: (typeof nodes)[number] | undefined;
+      for (const node of nodes.slice(1)) {
+        const change = relativeShareChange(node.leftTotal / leftTicks, node.rightTotal / rightTicks);
+        if (occurrences.get(node.name) !== 1 || !wanted(change)) continue;
+        if (!best || node.leftTotal + node.rightTotal > best.leftTotal + best.rightTotal) best = node;
+      }
+      assert.ok(best !== undefined);
+      return best.name;
+    };
+    const grown = widest((change) => change >= 0.3);
+    const shrunk = widest((change) => change <= -0.5);
+    const pixelOf = async (name: string) =>
+      page.evaluate((frame) => {
+        const rect = window.__kilnFlamegraph?.frameRect(frame);
+        const canvas = document.querySelector('[data-testid="flamegraph-canvas"]') as unknown as CanvasLike;
+        if (!rect) return null;
+        const dpr = canvas.width / canvas.getBoundingClientRect().width;
+        // One pixel in from the frame's top-left corner: inside the box, clear of its label.
+        const data = canvas
+          .getContext("2d")
+          .getImageData(Math.floor((rect.x + 1) * dpr), Math.floor((rect.y + 1) * dpr), 1, 1).data;
+        return { r: data[0]!, g: data[1]!, b: data[2]! };
+      }, name);
+    const red = await pixelOf(grown);
+    assert.ok(red !== null, `${grown} is drawn`);
+    assert.ok(
+      red.r > red.g + 30 && red.r > red.b + 30,
+      `${grown} grew and is reddish: ${JSON.stringify(red)}`,
+    );
+    const green = await pixelOf(shrunk);
+    assert.ok(green !== null, `${shrunk} is drawn`);
+    assert.ok(
+      green.g > green.r + 30 && green.g > green.b + 30,
+      `${shrunk} shrank and is greenish: ${JSON.stringify(green)}`,
     );
     await page.screenshot({ path: screenshotPath("compare-diff"), fullPage: true });
   });
@@ -481,6 +581,77 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
       (text) => document.querySelector('[data-testid="flamegraph-total"]')?.textContent?.trim() === text,
       `Total ${formatValue(expected.total, "nanoseconds")}`,
     );
+  });
+
+  test("keyboard: arrows pick frames, Enter focuses, Escape resets, / jumps to the search", async () => {
+    const fromMs = startMs - 3_600_000;
+    const untilMs = startMs + 60_000;
+    const params = new URLSearchParams({
+      query: CHECKOUT,
+      type: CPU_TYPE,
+      from: String(fromMs),
+      until: String(untilMs),
+    });
+    await page.goto(`${kiln.url}/explore?${params}`);
+    await page.getByTestId("flamegraph-canvas").first().waitFor();
+
+    // The expected path: the root's widest child, then that frame's widest child (API data).
+    const res = await api<{ flamegraph?: ApiFlameGraph }>(kiln, "SelectMergeStacktraces", {
+      profileTypeID: CPU_TYPE,
+      labelSelector: CHECKOUT,
+      start: fromMs,
+      end: untilMs,
+      maxNodes: MAX_NODES,
+    });
+    const nodes = apiNodes(res.flamegraph ?? {}, "single");
+    const widestChild = (parent: number) => {
+      let best = -1;
+      nodes.forEach((node, i) => {
+        if (node.parent === parent && (best < 0 || node.leftTotal > nodes[best]!.leftTotal)) best = i;
+      });
+      assert.ok(best >= 0);
+      return best;
+    };
+    const first = widestChild(0);
+    const second = widestChild(first);
+    const focusOf = () => new URL(page.url()).searchParams.getAll("focus");
+    const tooltipName = () => page.getByTestId("flamegraph-tooltip").locator(".kfg-tip-name").textContent();
+
+    // Icicle (the default): the first arrow picks the root, ArrowDown goes towards the leaves.
+    await page.locator(".kfg-graph").first().focus();
+    await page.keyboard.press("ArrowDown");
+    assert.equal(await tooltipName(), "total");
+    await page.keyboard.press("ArrowDown");
+    assert.equal(await tooltipName(), nodes[first]!.name);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(() => focusOf().length === 1);
+    assert.deepEqual(focusOf(), [nodes[first]!.name]);
+    assert.ok((await textOf(page, "breadcrumbs")).endsWith(nodes[first]!.name));
+
+    await page.keyboard.press("ArrowDown");
+    assert.equal(await tooltipName(), nodes[second]!.name);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(() => focusOf().length === 2);
+    assert.deepEqual(focusOf(), [nodes[first]!.name, nodes[second]!.name]);
+
+    // ArrowUp goes back to the parent; Enter focuses it.
+    await page.keyboard.press("ArrowUp");
+    assert.equal(await tooltipName(), nodes[first]!.name);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(() => focusOf().length === 1);
+
+    // Escape resets the focus to the whole graph.
+    await page.keyboard.press("Escape");
+    await page.waitForURL(() => focusOf().length === 0);
+    assert.equal(await textOf(page, "breadcrumbs"), "all");
+
+    // "/" outside a text field puts the cursor in the search box, without typing a slash.
+    await page.keyboard.press("/");
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.getAttribute("data-testid") ?? null),
+      "flamegraph-search",
+    );
+    assert.equal(await page.getByTestId("flamegraph-search").inputValue(), "");
   });
 
   test("the theme toggle switches to dark and is remembered", async () => {

@@ -88,3 +88,20 @@ export function formatPercent(fraction: number): string {
   const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
   return `${Number(percent.toFixed(digits))}%`;
 }
+
+/** A relative change: "+25%", "−50%", "new", "removed". */
+export function formatChange(change: number): string {
+  if (change === Number.POSITIVE_INFINITY) return "new";
+  if (change === -1) return "removed";
+  if (change === 0) return "no change";
+  return `${change > 0 ? "+" : "−"}${formatPercent(Math.abs(change))}`;
+}
+
+/** A change in share, in percentage points: "+1.2 pp". */
+export function formatPoints(delta: number): string {
+  const points = delta * 100;
+  if (points === 0) return "±0 pp";
+  const abs = Math.abs(points);
+  const digits = abs >= 10 ? 1 : abs >= 0.1 ? 2 : 3;
+  return `${points > 0 ? "+" : "−"}${abs.toFixed(digits)} pp`;
+}

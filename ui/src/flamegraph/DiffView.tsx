@@ -6,12 +6,12 @@
  */
 import type { JSX } from "preact";
 import { useMemo, useRef, useState } from "preact/hooks";
-import { formatPercent, formatValue } from "../units.ts";
+import { formatChange, formatPercent, formatPoints, formatValue } from "../units.ts";
 import { diffColor, diffLegend, type Theme } from "./colors.ts";
 import { changedMost, type DiffRow, diffTable } from "./diff.ts";
 import { FlameCanvas } from "./FlameCanvas.tsx";
 import { nodesNamed, useSlashToSearch } from "./ProfileView.tsx";
-import { Breadcrumbs, DiffTooltip, focusPathOf, formatChange, formatPoints, Toolbar } from "./parts.tsx";
+import { Breadcrumbs, DiffTooltip, FunctionLabel, focusPathOf, Toolbar } from "./parts.tsx";
 import { pure, useStableCallback } from "./pure.ts";
 import { type NameMatcher, searchTree } from "./search.ts";
 import { ensureStyles } from "./styles.ts";
@@ -51,7 +51,6 @@ export function DiffView(props: DiffViewProps): JSX.Element {
   const sort: DiffSort = state.tableSort === "total" || state.tableSort === "name" ? state.tableSort : "diff";
   const showGraph = state.view !== "table";
   const showTable = state.view !== "flamegraph";
-  const sides = tree.diff!;
 
   return (
     <div class={`kfg ${theme === "dark" ? "kfg-dark" : ""}`} data-theme={theme}>
@@ -69,8 +68,7 @@ export function DiffView(props: DiffViewProps): JSX.Element {
       <div class="kfg-toolbar">
         <Legend theme={theme} />
         <span class="kfg-summary">
-          left {formatValue(sides.leftTicks, unit)} · right {formatValue(sides.rightTicks, unit)} · colours
-          compare each frame's share of its side's total
+          colour: change in each frame's share of its side's total, right versus left
         </span>
       </div>
       {showGraph ? <Breadcrumbs tree={tree} focus={focus} onFocus={onFocus} /> : null}
@@ -151,13 +149,13 @@ const DiffTable = pure(function DiffTable(props: {
   );
   return (
     <div class="kfg-table-wrap">
-      <table class="kfg-table" data-testid="diff-table">
+      <table class="kfg-table kfg-diff-table" data-testid="diff-table">
         <thead>
           <tr>
             {header("name", "Function", "kfg-name")}
             <th scope="col">Left total</th>
             {header("total", "Right total")}
-            {header("diff", "Change")}
+            {header("diff", "Change", "kfg-change")}
           </tr>
         </thead>
         <tbody>
@@ -169,8 +167,10 @@ const DiffTable = pure(function DiffTable(props: {
               onClick={() => props.onHighlight(props.highlighted === row.name ? null : row.name)}
             >
               <td class="kfg-name" title={row.name}>
-                <span class="kfg-swatch" style={{ background: diffColor(row.relative, props.theme) }} />
-                {row.name}
+                <div class="kfg-name-cell">
+                  <span class="kfg-swatch" style={{ background: diffColor(row.relative, props.theme) }} />
+                  <FunctionLabel name={row.name} />
+                </div>
               </td>
               <td>
                 {formatValue(row.leftTotal, unit)} ({formatPercent(row.leftShare)})

@@ -7,6 +7,7 @@ import type { JSX } from "preact";
 import { useMemo, useState } from "preact/hooks";
 import { formatPercent, formatValue } from "../units.ts";
 import { frameColor, type Theme } from "./colors.ts";
+import { FunctionLabel } from "./parts.tsx";
 import { pure } from "./pure.ts";
 import type { NameMatcher } from "./search.ts";
 import { sortTopRows, type TopRow, type TopSort } from "./top.ts";
@@ -68,19 +69,22 @@ export const TopTable = pure(function TopTable(props: {
               onClick={() => props.onHighlight(props.highlighted === row.name ? null : row.name)}
             >
               <td class="kfg-name" title={row.name}>
-                <span class="kfg-swatch" style={{ background: frameColor(row.name, props.theme) }} />
-                <button
-                  type="button"
-                  class="kfg-row-action"
-                  title="Sandwich view: callers and callees"
-                  onClick={(event) => {
-                    event.stopPropagation();
-                    props.onSandwich(row.name);
-                  }}
-                >
-                  ⇅
-                </button>
-                {row.name}
+                <div class="kfg-name-cell">
+                  <span class="kfg-swatch" style={{ background: frameColor(row.name, props.theme) }} />
+                  <button
+                    type="button"
+                    class="kfg-row-action"
+                    title="Sandwich view: callers and callees"
+                    aria-label={`Sandwich view of ${row.name}`}
+                    onClick={(event) => {
+                      event.stopPropagation();
+                      props.onSandwich(row.name);
+                    }}
+                  >
+                    ⇅
+                  </button>
+                  <FunctionLabel name={row.name} />
+                </div>
               </td>
               <td>{formatValue(row.self, unit)}</td>
               <td>{percent(row.self)}</td>

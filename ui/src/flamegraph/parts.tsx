@@ -2,8 +2,9 @@
  * Pieces shared by ProfileView and DiffView: toolbar, breadcrumbs, tooltip bodies.
  */
 import type { JSX, RefObject } from "preact";
-import { formatPercent, formatValue } from "../units.ts";
+import { formatChange, formatPercent, formatPoints, formatValue } from "../units.ts";
 import { relativeChange } from "./colors.ts";
+import { splitFunctionName } from "./function-name.ts";
 import type { SearchResult } from "./search.ts";
 import { type FlameTree, pathOf } from "./tree.ts";
 import type { FlameViewState } from "./types.ts";
@@ -194,19 +195,21 @@ export function DiffTooltip(props: { tree: FlameTree; node: number; unit: string
   );
 }
 
-/** A relative change: "+25%", "−50%", "new", "removed". */
-export function formatChange(change: number): string {
-  if (change === Number.POSITIVE_INFINITY) return "new";
-  if (change === -1) return "removed";
-  if (change === 0) return "no change";
-  return `${change > 0 ? "+" : "−"}${formatPercent(Math.abs(change))}`;
-}
-
-/** A change in share, in percentage points: "+1.2 pp". */
-export function formatPoints(delta: number): string {
-  const points = delta * 100;
-  if (points === 0) return "±0 pp";
-  const abs = Math.abs(points);
-  const digits = abs >= 10 ? 1 : abs >= 0.1 ? 2 : 3;
-  return `${points > 0 ? "+" : "−"}${abs.toFixed(digits)} pp`;
+/**
+ * A function name for a narrow table cell: the path or package prefix dimmed and cut first
+ * (ellipsis at its start), so the function itself stays readable. The cell's title holds the
+ * full name.
+ */
+export function FunctionLabel(props: { name: string }): JSX.Element {
+  const { prefix, short } = splitFunctionName(props.name);
+  return (
+    <span class="kfg-fn">
+      {prefix ? (
+        <span class="kfg-fn-prefix">
+          <bdi dir="ltr">{prefix}</bdi>
+        </span>
+      ) : null}
+      <span class="kfg-fn-short">{short}</span>
+    </span>
+  );
 }

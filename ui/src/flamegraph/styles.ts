@@ -29,7 +29,8 @@ const CSS = `
 .kfg-breadcrumbs button[aria-current=true] { color: var(--kfg-fg); cursor: default; font-weight: 600; }
 .kfg-breadcrumbs .kfg-sep { color: var(--kfg-muted); }
 .kfg-body { display: flex; gap: 10px; align-items: flex-start; min-width: 0; }
-.kfg-body > .kfg-table-wrap { flex: 0 0 38%; max-width: 560px; }
+.kfg-body > .kfg-table-wrap { flex: 0 0 42%; max-width: 660px; }
+.kfg-body > .kfg-table-wrap:has(> .kfg-diff-table) { flex-basis: 50%; max-width: 820px; }
 .kfg-body.kfg-only-table > .kfg-table-wrap { flex: 1 1 auto; max-width: none; }
 .kfg-graph { position: relative; flex: 1 1 auto; min-width: 0; outline: none; }
 .kfg-graph:focus-visible { box-shadow: 0 0 0 2px var(--kfg-accent); }
@@ -52,12 +53,21 @@ const CSS = `
 .kfg-table th { position: sticky; top: 0; background: var(--kfg-panel); text-align: right; padding: 4px 6px;
   border-bottom: 1px solid var(--kfg-border); cursor: pointer; user-select: none; white-space: nowrap; }
 .kfg-table th.kfg-name, .kfg-table td.kfg-name { text-align: left; }
-.kfg-table th:not(.kfg-name) { width: 6.5em; }
-.kfg-table[data-testid=diff-table] th:not(.kfg-name) { width: 10em; }
+/* The numbers need little room; the function name takes the rest. */
+.kfg-table th:not(.kfg-name) { width: 5.5em; }
+.kfg-diff-table th:not(.kfg-name) { width: 8.5em; }
+.kfg-diff-table th.kfg-change { width: 12em; }
 .kfg-table th[aria-sort=descending]::after { content: " ▾"; }
 .kfg-table th[aria-sort=ascending]::after { content: " ▴"; }
 .kfg-table td { padding: 2px 6px; text-align: right; white-space: nowrap; border-bottom: 1px solid var(--kfg-border); }
-.kfg-table td.kfg-name { font-family: ui-monospace, Menlo, monospace; overflow: hidden; text-overflow: ellipsis; }
+.kfg-table td.kfg-name { font-family: ui-monospace, Menlo, monospace; overflow: hidden; }
+.kfg-name-cell { display: flex; align-items: center; min-width: 0; }
+.kfg-name-cell > .kfg-swatch, .kfg-name-cell > .kfg-row-action { flex: none; }
+.kfg-fn { display: flex; flex: 0 1 auto; min-width: 0; overflow: hidden; white-space: nowrap; }
+/* The prefix gives way first (it shrinks 1000 times faster), cut at its start. */
+.kfg-fn-prefix { flex: 0 1000 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; direction: rtl;
+  color: var(--kfg-muted); }
+.kfg-fn-short { flex: 0 1 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; }
 .kfg-table tbody tr { cursor: pointer; }
 .kfg-table tbody tr:hover { background: var(--kfg-row-hover); }
 .kfg-table tbody tr[aria-selected=true] { background: var(--kfg-highlight); }

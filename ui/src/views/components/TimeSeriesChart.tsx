@@ -60,9 +60,14 @@ export function TimeSeriesChart(props: {
     const options: uPlot.Options = {
       width: Math.max(container.clientWidth, 100),
       height: heightPx,
-      legend: { show: props.showLegend ?? false },
+      // A key of colours to values; the values under the cursor would only repeat the table.
+      legend: { show: props.showLegend ?? false, live: false },
       cursor: { drag: { x: true, y: false, setScale: false } },
-      scales: { x: { time: true, min: props.range.startMs / 1000, max: props.range.endMs / 1000 } },
+      scales: {
+        x: { time: true, min: props.range.startMs / 1000, max: props.range.endMs / 1000 },
+        // From zero, so heights compare as amounts and a short chart still gets labelled ticks.
+        y: { range: (_u, _min, max) => uPlot.rangeNum(0, max > 0 ? max : 1, 0.1, true) },
+      },
       series: [
         {},
         ...labels.map((label, i) => {
@@ -86,6 +91,8 @@ export function TimeSeriesChart(props: {
           grid: { stroke: gridColor },
           ticks: { stroke: gridColor },
           size: 72,
+          // Short charts (the comparison's) would otherwise get a single "0" tick.
+          space: heightPx < 160 ? 16 : 30,
           values: (_u, values) => values.map((v) => formatValue(v, props.unit)),
         },
       ],
