@@ -92,35 +92,55 @@ export function buildNameTree(
 }
 
 /**
- * A partial tree of `tree` whose names are renumbered densely in order of first use, for a
- * tree interned into a shared table; `tableIds[i]` is local name i's id in that table. The
- * partial's `names` is left empty (the caller sends the ids; name-dictionary.ts).
+ * Renumbers the names of trees interned into one shared table densely per tree, in order of
+ * first use. Typed arrays indexed by table id, stamped per call, so a call costs O(nodes)
+ * whatever the table's size (a Map here cost more than building the tree).
  */
-export function partialTreeOfShared(tree: NameTree): { partial: PartialTree; tableIds: Int32Array } {
-  const view = tree.view();
-  const local = new Map<number, number>();
-  const name = new Int32Array(view.nodeCount);
-  name[0] = -1;
-  for (let i = 1; i < view.nodeCount; i++) {
-    const id = view.name[i]!;
-    let l = local.get(id);
-    if (l === undefined) {
-      l = local.size;
-      local.set(id, l);
+export class SharedNameRenumbering {
+  #stamp = new Int32Array(1024);
+  #local = new Int32Array(1024);
+  #epoch = 0;
+
+  /**
+   * A partial tree of `tree` with local name ids; `tableIds[i]` is local name i's id in the
+   * shared table. The partial's `names` is left empty (the caller sends the ids instead).
+   */
+  partialTreeOf(tree: NameTree): { partial: PartialTree; tableIds: Int32Array } {
+    const tableSize = tree.names.count;
+    if (this.#stamp.length < tableSize) {
+      const size = 2 ** Math.ceil(Math.log2(tableSize));
+      this.#stamp = new Int32Array(size);
+      this.#local = new Int32Array(size);
+      this.#epoch = 0;
     }
-    name[i] = l;
+    const epoch = ++this.#epoch;
+    const stamp = this.#stamp;
+    const local = this.#local;
+    const view = tree.view();
+    const name = new Int32Array(view.nodeCount);
+    const tableIds: number[] = [];
+    name[0] = -1;
+    for (let i = 1; i < view.nodeCount; i++) {
+      const id = view.name[i]!;
+      if (stamp[id] !== epoch) {
+        stamp[id] = epoch;
+        local[id] = tableIds.length;
+        tableIds.push(id);
+      }
+      name[i] = local[id]!;
+    }
+    return {
+      partial: {
+        nodeCount: view.nodeCount,
+        names: [],
+        parent: view.parent.slice(),
+        name,
+        self: view.self.slice(),
+        magnitude: tree.magnitude,
+      },
+      tableIds: Int32Array.from(tableIds),
+    };
   }
-  return {
-    partial: {
-      nodeCount: view.nodeCount,
-      names: [],
-      parent: view.parent.slice(),
-      name,
-      self: view.self.slice(),
-      magnitude: tree.magnitude,
-    },
-    tableIds: Int32Array.from(local.keys()),
-  };
 }
 
 /** A copy of a name tree as a partial tree (own name list and arrays). */

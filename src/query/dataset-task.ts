@@ -14,7 +14,7 @@ import {
   buildPartialTree,
   type PartialTree,
   type ProfileSummary,
-  partialTreeOfShared,
+  type SharedNameRenumbering,
   summarizeProfiles,
 } from "./aggregate.ts";
 import { selectProfileRows } from "./select.ts";
@@ -62,7 +62,7 @@ const ALL_TIME_MS = 8.64e15;
  */
 export function runDatasetTask(
   task: DatasetTask,
-  names?: NameTable,
+  shared?: { names: NameTable; renumbering: SharedNameRenumbering },
 ): DatasetTaskResult & { nameIds?: Int32Array } {
   const context = (kind: number, offset: number) => ({
     objectKey: task.objectKey,
@@ -86,10 +86,11 @@ export function runDatasetTask(
       describeSection(symbolsContext),
     );
     const rows = selectProfileRows(profiles, task.series, -ALL_TIME_MS, ALL_TIME_MS);
-    if (names === undefined) {
+    if (shared === undefined) {
       result.partial = buildPartialTree(symbols, profiles, rows);
     } else {
-      const { partial, tableIds } = partialTreeOfShared(buildNameTree(symbols, profiles, rows, names));
+      const tree = buildNameTree(symbols, profiles, rows, shared.names);
+      const { partial, tableIds } = shared.renumbering.partialTreeOf(tree);
       result.partial = partial;
       result.nameIds = tableIds;
     }

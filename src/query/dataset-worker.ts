@@ -1,6 +1,7 @@
 /** Worker-thread entry of the query worker pool (worker-pool.ts): runs dataset tasks. */
 import { parentPort, workerData } from "node:worker_threads";
 import { FsRangeReaderSync } from "../objstore/fs-store.ts";
+import { SharedNameRenumbering } from "./aggregate.ts";
 import { type DatasetTask, type FramedSection, resultTransferList, runDatasetTask } from "./dataset-task.ts";
 import { NameSender } from "./name-dictionary.ts";
 import type { QueryWorkerConfig } from "./worker-pool.ts";
@@ -14,6 +15,7 @@ const port = parentPort;
 if (port === null) throw new Error("dataset-worker.ts must run in a worker thread");
 const config = (workerData ?? {}) as QueryWorkerConfig;
 const names = new NameSender();
+const renumbering = new SharedNameRenumbering();
 /** Reads the sections the main thread left unread (the pool was given the store's folder). */
 const reader = config.objectsDir === undefined ? undefined : new FsRangeReaderSync(config.objectsDir);
 
@@ -29,7 +31,7 @@ port.on("message", (request: Request) => {
     fill(request.task, request.task.rows);
     fill(request.task, request.task.symbols);
     // Names are interned into the worker's shared table and go as ids (name-dictionary.ts).
-    const { nameIds, ...result } = runDatasetTask(request.task, names.table());
+    const { nameIds, ...result } = runDatasetTask(request.task, { names: names.table(), renumbering });
     const encoded = nameIds === undefined ? undefined : names.encode(nameIds);
     const transfer = resultTransferList(result);
     if (encoded !== undefined) transfer.push(encoded.ids.buffer as ArrayBuffer);
