@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { Compactor, type JobReport } from "../src/compactor/compactor.ts";
+import { compactToCompletion } from "../src/compactor/compactor.ts";
 import { DEFAULT_LEVELS } from "../src/compactor/planner.ts";
 import { decodePprof } from "../src/formats/pprof/decode.ts";
 import { encodePprof } from "../src/formats/pprof/encode.ts";
@@ -33,17 +33,8 @@ import { SegmentWriter } from "../src/ingest/segment-writer.ts";
 import { SqliteMetastore } from "../src/metastore/sqlite.ts";
 import type { Pprof } from "../src/model/pprof.ts";
 import { FsObjectStore } from "../src/objstore/fs-store.ts";
-import {
-  benchLimits,
-  CPU,
-  CPU_QUANTUM,
-  DROP_RATE,
-  generate,
-  MAX_NODES,
-  prng,
-  SERVICE,
-  TENANT,
-} from "./query.ts";
+import { mulberry32 } from "../src/testing/prng.ts";
+import { benchLimits, CPU, CPU_QUANTUM, DROP_RATE, generate, MAX_NODES, SERVICE, TENANT } from "./query.ts";
 import { peakRssMb, startBenchServer } from "./server.ts";
 
 /** The Go CPU pprofs of the corpus (as bench/query.ts uses them). */
@@ -148,7 +139,7 @@ function dirBytes(dir: string): number {
 
 export async function runCompactionBench(opts: CompactionBenchOptions): Promise<CompactionBenchResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-compaction-bench-"));
-  const random = prng(opts.seed ?? 7);
+  const random = mulberry32(opts.seed ?? 7);
   const pprofs = SOURCE_FILES.map((f) =>
     decodePprof(new Uint8Array(readFileSync(join(opts.testdataDir, "pprof", f))), {
       maxDecompressedBytes: 64 << 20,
@@ -221,28 +212,12 @@ export async function runCompactionBench(opts: CompactionBenchOptions): Promise<
       clearInterval(keepAlive);
       const generateMs = performance.now() - t0;
 
-      // ---- compaction to completion, one level at a time ----
+      // ---- compaction to completion, one level at a time (see compactToCompletion) ----
       // Level n is compacted only once level n − 1 is done, as a server's levels fill over
       // minutes and hours: draining every level at once with no age threshold would merge
       // each pair of fresh L1 blocks at once and leave many small final blocks.
-      const reports: JobReport[] = [];
       const c0 = performance.now();
-      for (let n = 1; n <= DEFAULT_LEVELS.length; n++) {
-        const compactor = new Compactor({
-          store,
-          metastore,
-          levels: DEFAULT_LEVELS.slice(0, n).map((l) => ({ ...l, maxAgeMs: 0 })),
-          deleteDelayMs: 0,
-          hooks: {
-            onJob: (r) => reports.push(r),
-            onError: (what, error) => {
-              throw new Error(`compactor: ${what}: ${String(error)}`);
-            },
-          },
-        });
-        await compactor.drain();
-        await compactor.stop();
-      }
+      const reports = await compactToCompletion(store, metastore);
       const compactionMs = performance.now() - c0;
 
       const live = await metastore.listBlocks();

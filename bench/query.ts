@@ -30,7 +30,6 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { BIGINT, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR } from "@duckdb/node-api";
 import { assembleBlockAsync } from "../src/block/block-writer.ts";
 import { DatasetBuilder } from "../src/block/dataset-builder.ts";
-import { blockFormatVersion } from "../src/block/format.ts";
 import { addRollups } from "../src/block/rollup-section.ts";
 import { SymbolsBuilder } from "../src/block/symbols.ts";
 import { locationFrames } from "../src/cli/query-source.ts";
@@ -48,6 +47,8 @@ import { ulid } from "../src/model/ulid.ts";
 import { FsObjectStore } from "../src/objstore/fs-store.ts";
 import { flameGraph } from "../src/query/flamegraph.ts";
 import { NameTree } from "../src/query/tree.ts";
+import { storeBlock } from "../src/testing/blocks.ts";
+import { mulberry32 } from "../src/testing/prng.ts";
 import { peakRssMb, startBenchServer } from "./server.ts";
 
 export interface QueryBenchOptions {
@@ -107,18 +108,6 @@ export const benchLimits: IngestLimits = {
   creationGracePeriodMs: 0,
   maxProfileSamples: 0,
 };
-
-/** A small seeded PRNG (mulberry32), so every run generates the same data. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One stored profile of a source pprof for one pod, with its samples' stack ids for DuckDB. */
 interface Base {
@@ -313,7 +302,7 @@ export interface GenerateOptions {
  * when `collectRows` is false).
  */
 export async function generate(opts: GenerateOptions, dataDir: string, nowMs: number): Promise<Generated> {
-  const random = prng(opts.seed ?? 42);
+  const random = mulberry32(opts.seed ?? 42);
   const stackPaths = new Map<string, number>();
   const bases = loadBases(opts.testdataDir, opts.pods, stackPaths);
   const rows = new Columns();
@@ -342,19 +331,11 @@ export async function generate(opts: GenerateOptions, dataDir: string, nowMs: nu
     const bucketsMs = level >= DEFAULT_ROLLUPS.fromLevel ? DEFAULT_ROLLUPS.bucketsMs : [];
     const encoded = await assembleBlockAsync([addRollups(builder.encode(), bucketsMs)]);
     const id = ulid(startMs + window * blockMs);
-    const objectKey = `blocks/${id}/block.bin`;
-    await store.put(objectKey, encoded.bytes);
-    await metastore.addBlock({
+    await storeBlock(store, metastore, encoded, {
       id,
-      objectKey,
-      formatVersion: blockFormatVersion,
-      level,
+      level: level,
       tenant: TENANT,
-      minTimeMs: encoded.minTimeMs,
-      maxTimeMs: encoded.maxTimeMs,
-      sizeBytes: encoded.bytes.byteLength,
       createdAtMs: Date.now(),
-      datasets: encoded.datasets,
     });
     blocks++;
     storedBytes += encoded.bytes.byteLength;

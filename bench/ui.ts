@@ -17,20 +17,11 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { extname, join, normalize, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { launchChromium } from "../src/testing/chromium.ts";
 import type { BenchOptions, BenchResult } from "../ui/src/bench/types.ts";
 
 const repoRoot = resolve(import.meta.dirname, "..");
 const uiRoot = join(repoRoot, "ui");
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 const VIEWPORT = { width: 1440, height: 1000 };
 
 export interface UiBenchOptions extends BenchOptions {
@@ -148,8 +139,7 @@ export async function runUiBench(options: UiBenchOptions = defaultUiBenchOptions
   const work = await mkdtemp(join(tmpdir(), "kiln-ui-bench-"));
   const pageDir = join(work, "page");
   let server: Server | undefined;
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const browser = await launchChromium();
   try {
     await buildBenchPage(pageDir);
     let bundle: BundleSize | null = null;

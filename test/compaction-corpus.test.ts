@@ -12,8 +12,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { Compactor, type JobReport } from "../src/compactor/compactor.ts";
-import { DEFAULT_LEVELS } from "../src/compactor/planner.ts";
+import { compactToCompletion, type JobReport } from "../src/compactor/compactor.ts";
 import { SqliteMetastore } from "../src/metastore/sqlite.ts";
 import { FsObjectStore } from "../src/objstore/fs-store.ts";
 import { spyNameFor, testdata } from "../src/testing/testdata.ts";
@@ -131,30 +130,14 @@ function halved(fg: FlameGraphJson): FlameGraphJson {
 async function compactAll(dataDir: string): Promise<JobReport[]> {
   const store = await FsObjectStore.open(join(dataDir, "objects"));
   const metastore = await SqliteMetastore.open(dataDir);
-  const reports: JobReport[] = [];
   try {
-    for (let n = 1; n <= DEFAULT_LEVELS.length; n++) {
-      const errors: string[] = [];
-      const compactor = new Compactor({
-        store,
-        metastore,
-        levels: DEFAULT_LEVELS.slice(0, n).map((l) => ({ ...l, maxAgeMs: 0 })),
-        deleteDelayMs: 0,
-        hooks: {
-          onJob: (r) => reports.push(r),
-          onError: (what, error) => errors.push(`${what}: ${String(error)}`),
-        },
-      });
-      await compactor.drain();
-      await compactor.stop();
-      assert.deepEqual(errors, [], "compactor errors");
-    }
+    const reports = await compactToCompletion(store, metastore);
     assert.deepEqual(await metastore.listBlocks({ level: 0 }), [], "level-0 segments left after compaction");
+    return reports;
   } finally {
     await store.close();
     await metastore.close();
   }
-  return reports;
 }
 
 describe("query answers before and after compaction, whole corpus", {

@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { encodeBlock } from "../src/block/block-writer.ts";
 import { DatasetBuilder } from "../src/block/dataset-builder.ts";
-import { blockFormatVersion } from "../src/block/format.ts";
 import { SymbolsBuilder } from "../src/block/symbols.ts";
 import { normalizePprof } from "../src/ingest/normalize/normalize.ts";
 import { SqliteMetastore } from "../src/metastore/sqlite.ts";
@@ -20,6 +19,7 @@ import { FsObjectStore } from "../src/objstore/fs-store.ts";
 import { QueryEngine, type SeriesQuery, type StackQuery } from "../src/query/engine.ts";
 import { flameGraph } from "../src/query/flamegraph.ts";
 import { corpusLimits, readCorpusPprof } from "../src/query/test-helpers.ts";
+import { storeBlock } from "../src/testing/blocks.ts";
 import { testdata } from "../src/testing/testdata.ts";
 
 const corpus = testdata("pprof");
@@ -65,20 +65,7 @@ describe("query aggregate cache and worker pool", { skip: corpus.skip }, () => {
       }
       const encoded = encodeBlock([builder]);
       const id = `01HBLOCK${String(b).padStart(18, "0")}`;
-      const objectKey = `blocks/${id}/block.bin`;
-      await store.put(objectKey, encoded.bytes);
-      await metastore.addBlock({
-        id,
-        objectKey,
-        formatVersion: blockFormatVersion,
-        level: 1,
-        tenant: TENANT,
-        minTimeMs: encoded.minTimeMs,
-        maxTimeMs: encoded.maxTimeMs,
-        sizeBytes: encoded.bytes.byteLength,
-        createdAtMs: T0,
-        datasets: encoded.datasets,
-      });
+      await storeBlock(store, metastore, encoded, { id, level: 1, tenant: TENANT, createdAtMs: T0 });
     }
   });
 

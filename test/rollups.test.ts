@@ -20,10 +20,9 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { encodeBlock } from "../src/block/block-writer.ts";
 import { DatasetBuilder } from "../src/block/dataset-builder.ts";
-import { blockFormatVersion, SectionKind } from "../src/block/format.ts";
+import { SectionKind } from "../src/block/format.ts";
 import { SymbolsBuilder } from "../src/block/symbols.ts";
-import { Compactor } from "../src/compactor/compactor.ts";
-import { DEFAULT_LEVELS } from "../src/compactor/planner.ts";
+import { compactToCompletion } from "../src/compactor/compactor.ts";
 import { encodePprof } from "../src/formats/pprof/encode.ts";
 import { normalizePprof } from "../src/ingest/normalize/normalize.ts";
 import { SqliteMetastore } from "../src/metastore/sqlite.ts";
@@ -34,6 +33,8 @@ import { FsObjectStore } from "../src/objstore/fs-store.ts";
 import { QueryEngine, type SeriesQuery, type StackQuery } from "../src/query/engine.ts";
 import { flameGraph } from "../src/query/flamegraph.ts";
 import { corpusLimits, readCorpusPprof } from "../src/query/test-helpers.ts";
+import { storeBlock } from "../src/testing/blocks.ts";
+import { mulberry32 } from "../src/testing/prng.ts";
 import { testdata } from "../src/testing/testdata.ts";
 
 const corpus = testdata("pprof");
@@ -56,18 +57,6 @@ const SERVICES: Record<string, string[]> = {
     "pyroscope-python-pyspy.pb",
   ],
 };
-
-/** A deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Every profile of a corpus file for one pod, normalized once (times are set per push). */
 function profilesOf(service: string, file: string, pod: number): NormalizedProfile[] {
@@ -110,7 +99,7 @@ describe("rollups answer exactly as raw profiles", { skip: corpus.skip }, () => 
     folder = await fsp.mkdtemp(join(tmpdir(), "kiln-rollups-"));
     store = await FsObjectStore.open(join(folder, "objects"));
     metastore = await SqliteMetastore.open(folder);
-    const random = prng(7);
+    const random = mulberry32(7);
     const times = pushTimes(random);
     // Blocks of BLOCK_MS, one dataset per service, as level-1 blocks. Pods push 1013 ms
     // apart; pod 0 pushes exactly at the times above.
@@ -152,35 +141,10 @@ describe("rollups answer exactly as raw profiles", { skip: corpus.skip }, () => 
       if (builders.length === 0) continue;
       const encoded = encodeBlock(builders);
       const id = `01HROLLUP${String(blockIndex++).padStart(17, "0")}`;
-      const objectKey = `blocks/${id}/block.bin`;
-      await store.put(objectKey, encoded.bytes);
-      await metastore.addBlock({
-        id,
-        objectKey,
-        formatVersion: blockFormatVersion,
-        level: 1,
-        tenant: TENANT,
-        minTimeMs: encoded.minTimeMs,
-        maxTimeMs: encoded.maxTimeMs,
-        sizeBytes: encoded.bytes.byteLength,
-        createdAtMs: T0,
-        datasets: encoded.datasets,
-      });
+      await storeBlock(store, metastore, encoded, { id, level: 1, tenant: TENANT, createdAtMs: T0 });
     }
     // The real compactor to completion: level 1 → 2 (rollups from here) → 3.
-    for (let n = 2; n <= DEFAULT_LEVELS.length; n++) {
-      const errors: string[] = [];
-      const compactor = new Compactor({
-        store,
-        metastore,
-        levels: DEFAULT_LEVELS.slice(0, n).map((l) => ({ ...l, maxAgeMs: 0 })),
-        deleteDelayMs: 0,
-        hooks: { onError: (what, error) => errors.push(`${what}: ${String(error)}`) },
-      });
-      await compactor.drain();
-      await compactor.stop();
-      assert.deepEqual(errors, [], "compactor errors");
-    }
+    await compactToCompletion(store, metastore, { fromLevel: 1 });
   });
 
   after(async () => {
@@ -197,7 +161,7 @@ describe("rollups answer exactly as raw profiles", { skip: corpus.skip }, () => 
   };
 
   const ranges = (): { startMs: number; endMs: number }[] => {
-    const random = prng(11);
+    const random = mulberry32(11);
     const edge = (h: number) => HOUR0 + h * HOUR_MS;
     const out = [
       { startMs: T0 - 1, endMs: T0 + (HOURS + 1) * HOUR_MS }, // everything

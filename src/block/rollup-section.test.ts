@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FsObjectStore } from "../objstore/fs-store.ts";
+import { mulberry32, randomInt } from "../testing/prng.ts";
 import { openBlock, readIndex, readProfiles, readRollup, readSymbols } from "./block-reader.ts";
 import { assembleBlock } from "./block-writer.ts";
 import { DatasetBuilder, type EncodedDataset } from "./dataset-builder.ts";
@@ -29,22 +30,6 @@ import { buildPprof, type FixtureLocation, normalize } from "./test-fixtures.ts"
 const MS = 1_000_000n;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
-
-/** Deterministic PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomInt(random: () => number, from: number, to: number): number {
-  return from + Math.floor(random() * (to - from + 1));
-}
 
 let idCounter = 0;
 function profileId(): Uint8Array {

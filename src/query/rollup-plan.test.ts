@@ -7,6 +7,7 @@ import {
   type ProfilesSection,
 } from "../block/profiles-section.ts";
 import { buildRollup, decodeRollup, encodeRollup, type RollupSection } from "../block/rollup-section.ts";
+import { mulberry32, randomInt } from "../testing/prng.ts";
 import { type PlanOptions, planRollupRead, type ReadPart } from "./rollup-plan.ts";
 import { selectProfileRows } from "./select.ts";
 
@@ -14,22 +15,6 @@ const SECOND = 1000;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const ALL_MS = 8.64e15;
-
-/** Deterministic PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomInt(random: () => number, from: number, to: number): number {
-  return from + Math.floor(random() * (to - from + 1));
-}
 
 function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)]!;

@@ -7,12 +7,11 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { ensureUiBuilt } from "../../bin/build-ui.ts";
+import { chromiumPath, launchChromium } from "../../src/testing/chromium.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
-
-export const chromiumPath: string = process.env.KILN_CHROMIUM ?? "/usr/bin/chromium";
 
 /** Where the e2e tests save a screenshot of each view (gitignored). */
 export const screenshotDir: string = join(repoRoot, "test-output", "ui");
@@ -25,19 +24,8 @@ export function chromiumAvailability(): { skip: string | false } {
   return { skip: `Chromium not found at ${chromiumPath} (apt-get install chromium, or set KILN_CHROMIUM)` };
 }
 
-/** Flags from docs (dependencies-tried §9): headless in a container, no background traffic. */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-
 export async function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+  return launchChromium();
 }
 
 /**
