@@ -12,7 +12,9 @@
  * `node src/compactor/main.ts`) deletes the objects once the grace period is over. Without
  * `--yes` it only says what it would delete.
  */
+
 import { parseArgs } from "node:util";
+import { SectionKind, sectionKindName } from "../block/format.ts";
 import type { BlockMeta } from "../metastore/metastore.ts";
 import { SqliteMetastore } from "../metastore/sqlite.ts";
 
@@ -140,7 +142,11 @@ function summary(b: BlockMeta) {
     minTime: new Date(b.minTimeMs).toISOString(),
     maxTime: new Date(b.maxTimeMs).toISOString(),
     sizeBytes: b.sizeBytes,
-    datasets: b.datasets.map((d) => ({ tenant: d.tenant, service: d.service })),
+    datasets: b.datasets.map((d) => ({
+      tenant: d.tenant,
+      service: d.service,
+      sections: d.sections.map((s) => ({ kind: sectionKindName(s.kind), sizeBytes: s.sizeBytes })),
+    })),
   };
 }
 
@@ -160,7 +166,16 @@ function blocksTable(blocks: readonly BlockMeta[]): string {
     const bytes = group.reduce((sum, b) => sum + b.sizeBytes, 0);
     lines.push(`${key}: ${group.length} blocks, ${formatBytes(bytes)}`);
     for (const b of group) {
-      const datasets = b.datasets.map((d) => (b.tenant === "" ? `${d.tenant}/${d.service}` : d.service));
+      const datasets = b.datasets.map((d) => {
+        const name = b.tenant === "" ? `${d.tenant}/${d.service}` : d.service;
+        // Rollup sections (kinds 4 and 5) and their size: what long-range queries read.
+        const rollups = d.sections.filter(
+          (s) => s.kind === SectionKind.rollupFine || s.kind === SectionKind.rollupCoarse,
+        );
+        if (rollups.length === 0) return name;
+        const bytes = rollups.reduce((sum, s) => sum + s.sizeBytes, 0);
+        return `${name} (+${rollups.length} rollup${rollups.length > 1 ? "s" : ""}, ${formatBytes(bytes)})`;
+      });
       lines.push(
         `  ${b.id}  L${b.level}  ${new Date(b.minTimeMs).toISOString()} .. ${new Date(b.maxTimeMs).toISOString()}  ${formatBytes(b.sizeBytes).padStart(10)}  ${datasets.join(",")}`,
       );
