@@ -628,6 +628,70 @@ function readRefColumn(reader: ByteReader, count: number, limit: number, what: s
   return column;
 }
 
+/** What naming stack frames needs of a symbols section (`decodeSymbolNames`). */
+export type SymbolNames = Pick<
+  SymbolsSection,
+  | "strings"
+  | "functionNameStr"
+  | "locationCount"
+  | "locationFunctionPlus1"
+  | "locationAddress"
+  | "locationMappingPlus1"
+  | "mappingFilenameStr"
+  | "stacks"
+>;
+
+/**
+ * The part of a symbols section that names stack frames: the stack tree, each location's
+ * function (or address and mapping), function names and mapping file names. The other
+ * columns are only scanned, and only the strings these reference are decoded (`strings` has
+ * holes where the others would be): a long-range query resolves hundreds of datasets' stacks
+ * to names and needs nothing else. The payload is checked as far as it is read.
+ */
+export function decodeSymbolNames(payload: Uint8Array, where: string): SymbolNames {
+  const reader = new ByteReader(payload, where);
+  const stringCount = reader.count("string");
+  const stringOffsets = new Uint32Array(stringCount + 1);
+  for (let i = 0; i < stringCount; i++) stringOffsets[i + 1] = stringOffsets[i]! + reader.uvarintSafe();
+  const blob = reader.bytes(stringOffsets[stringCount]!);
+  const mappingCount = reader.count("mapping", MAPPING_COLUMNS_SIGNED.length);
+  skipColumns(reader, 3 * mappingCount);
+  const mappingFilenameStr = readRefColumn(reader, mappingCount, stringCount, "string");
+  skipColumns(reader, 2 * mappingCount);
+  const functionCount = reader.count("function", FUNCTION_COLUMNS_SIGNED.length);
+  const functionNameStr = readRefColumn(reader, functionCount, stringCount, "string");
+  skipColumns(reader, 3 * functionCount);
+  const locationCount = reader.count("location", LOCATION_COLUMNS_SIGNED.length);
+  const locationMappingPlus1 = readRefColumn(reader, locationCount, mappingCount + 1, "mapping");
+  const locationAddress = readColumn(reader, locationCount);
+  const locationFunctionPlus1 = readRefColumn(reader, locationCount, functionCount + 1, "function");
+  skipColumns(reader, locationCount);
+  const stacks = readStackTree(reader, locationCount);
+  reader.end();
+  const buffer = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  const strings = new Array<string>(stringCount);
+  const decode = (i: number) => {
+    if (strings[i] === undefined) strings[i] = buffer.toString("utf8", stringOffsets[i]!, stringOffsets[i + 1]!);
+  };
+  for (const i of functionNameStr) decode(i);
+  for (const i of mappingFilenameStr) decode(i);
+  return {
+    strings,
+    functionNameStr,
+    locationCount,
+    locationFunctionPlus1,
+    locationAddress,
+    locationMappingPlus1,
+    mappingFilenameStr,
+    stacks,
+  };
+}
+
+/** Reads past `count` varints (signed or not: the same bytes). */
+function skipColumns(reader: ByteReader, count: number): void {
+  for (let i = 0; i < count; i++) reader.uvarint();
+}
+
 export function decodeSymbols(payload: Uint8Array, where: string): SymbolsSection {
   const reader = new ByteReader(payload, where);
   const stringCount = reader.count("string");

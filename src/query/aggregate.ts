@@ -13,7 +13,7 @@
  * Both are plain typed arrays and strings, so they cross worker threads by transfer/clone.
  */
 import type { ProfilesSection } from "../block/profiles-section.ts";
-import type { SymbolsSection } from "../block/symbols.ts";
+import type { SymbolNames } from "../block/symbols.ts";
 import { emptyStackValues, sumStackValues } from "./merge.ts";
 import { addStackValues, NameTable, NameTree } from "./tree.ts";
 
@@ -68,7 +68,7 @@ export function summarizeProfiles(profiles: ProfilesSection): ProfileSummary {
  * query path does for one dataset (same sums, same nodes created).
  */
 export function buildPartialTree(
-  symbols: SymbolsSection,
+  symbols: SymbolNames,
   profiles: ProfilesSection,
   rows: Uint32Array,
 ): PartialTree {
@@ -77,7 +77,7 @@ export function buildPartialTree(
 
 /** The name tree of `rows`, its names interned into `names` (which may hold others too). */
 export function buildNameTree(
-  symbols: SymbolsSection,
+  symbols: SymbolNames,
   profiles: ProfilesSection,
   rows: Uint32Array,
   names: NameTable,

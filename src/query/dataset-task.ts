@@ -8,7 +8,7 @@ import { describeSection, SectionKind } from "../block/format.ts";
 import { decodeProfiles } from "../block/profiles-section.ts";
 import { decodeRollup } from "../block/rollup-section.ts";
 import { unframeSection } from "../block/section.ts";
-import { decodeSymbols } from "../block/symbols.ts";
+import { decodeSymbolNames } from "../block/symbols.ts";
 import {
   buildNameTree,
   buildPartialTree,
@@ -81,7 +81,8 @@ export function runDatasetTask(
     : {};
   if (task.series !== undefined && task.symbols !== undefined) {
     const symbolsContext = context(SectionKind.symbols, task.symbols.offset);
-    const symbols = decodeSymbols(
+    // Only what names the stack frames is decoded (no line numbers, build ids, file names).
+    const symbols = decodeSymbolNames(
       unframeSection(bytesOf(task.symbols, "symbols"), symbolsContext),
       describeSection(symbolsContext),
     );

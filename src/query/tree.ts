@@ -14,7 +14,7 @@
  */
 import { basename } from "node:path";
 import { STACK_DEPTH_MAX } from "../block/format.ts";
-import type { SymbolsSection } from "../block/symbols.ts";
+import type { SymbolNames } from "../block/symbols.ts";
 import { StringInterner } from "../model/string-interner.ts";
 
 /** Upper bound on name-tree nodes: a name tree never has more nodes than its stack trees. */
@@ -276,7 +276,7 @@ function hashPair(parent: number, name: number): number {
  * without a function `<mapping file basename>+0x<address>` (pprof's convention for
  * unsymbolized frames), `0x<address>` when it has no mapping file either.
  */
-export function frameName(symbols: SymbolsSection, location: number): string {
+export function frameName(symbols: SymbolNames, location: number): string {
   const functionPlus1 = symbols.locationFunctionPlus1[location]!;
   if (functionPlus1 !== 0) return symbols.strings[symbols.functionNameStr[functionPlus1 - 1]!]!;
   const address = `0x${symbols.locationAddress[location]!.toString(16)}`;
@@ -293,7 +293,7 @@ export function frameName(symbols: SymbolsSection, location: number): string {
  */
 export function addStackValues(
   tree: NameTree,
-  symbols: SymbolsSection,
+  symbols: SymbolNames,
   nodeValues: Float64Array,
   sampleMagnitude?: number,
 ): void {
