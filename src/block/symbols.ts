@@ -671,7 +671,8 @@ export function decodeSymbolNames(payload: Uint8Array, where: string): SymbolNam
   const buffer = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   const strings = new Array<string>(stringCount);
   const decode = (i: number) => {
-    if (strings[i] === undefined) strings[i] = buffer.toString("utf8", stringOffsets[i]!, stringOffsets[i + 1]!);
+    if (strings[i] === undefined)
+      strings[i] = buffer.toString("utf8", stringOffsets[i]!, stringOffsets[i + 1]!);
   };
   for (const i of functionNameStr) decode(i);
   for (const i of mappingFilenameStr) decode(i);

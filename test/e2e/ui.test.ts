@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Download, Page } from "playwright-core";
 import { decodePprof } from "../../src/formats/pprof/decode.ts";
 import { encodePprof } from "../../src/formats/pprof/encode.ts";
 import { readManifest } from "../../src/testing/manifest.ts";
@@ -121,6 +121,32 @@ async function flameTotal(kiln: InProcessKiln, selector: string, startMs: number
 function rangeOf(page: Page): { from: string; until: string } {
   const params = new URL(page.url()).searchParams;
   return { from: params.get("from") ?? "", until: params.get("until") ?? "" };
+}
+
+/** The comparison page for CPU time of two selectors over one time range, on `tab` if given. */
+function compareUrl(
+  kiln: InProcessKiln,
+  sides: { tab?: "diff"; left: string; right: string; fromMs: number; untilMs: number },
+): string {
+  const { left, right, fromMs, untilMs } = sides;
+  const params = new URLSearchParams({
+    type: CPU_TYPE,
+    ...(sides.tab === undefined ? {} : { tab: sides.tab }),
+    lquery: left,
+    lfrom: String(fromMs),
+    luntil: String(untilMs),
+    rquery: right,
+    rfrom: String(fromMs),
+    runtil: String(untilMs),
+  });
+  return `${kiln.url}/compare?${params}`;
+}
+
+/** Opens the export menu, picks the entry `testId` and waits for the file it downloads. */
+async function exportDownload(page: Page, testId: string): Promise<Download> {
+  await page.getByTestId("export-button").click();
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId(testId).click()]);
+  return download;
 }
 
 async function textOf(page: Page, testId: string): Promise<string> {
@@ -292,11 +318,7 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
   test("export: pprof (decoded, total as the API's), flame graph JSON and PNG", async () => {
     const { from, until } = rangeOf(page);
     const expected = await flameTotal(kiln, CHECKOUT, Number(from), Number(until));
-    await page.getByTestId("export-button").click();
-    const [download] = await Promise.all([
-      page.waitForEvent("download"),
-      page.getByTestId("export-pprof").click(),
-    ]);
+    const download = await exportDownload(page, "export-pprof");
     assert.equal(download.suggestedFilename(), "profile.pb.gz");
     const bytes = readFileSync((await download.path())!);
     assert.deepEqual([...bytes.subarray(0, 2)], [0x1f, 0x8b], "gzip magic");
@@ -306,11 +328,7 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
     assert.equal(profile.strings[profile.sampleTypeStr[0]!], "cpu");
 
     // The flame graph as JSON: the data on screen, with the API's total.
-    await page.getByTestId("export-button").click();
-    const [jsonDownload] = await Promise.all([
-      page.waitForEvent("download"),
-      page.getByTestId("export-json").click(),
-    ]);
+    const jsonDownload = await exportDownload(page, "export-json");
     assert.equal(jsonDownload.suggestedFilename(), "flamegraph.json");
     const json = JSON.parse(readFileSync((await jsonDownload.path())!, "utf8")) as {
       total: number;
@@ -320,11 +338,7 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
     assert.equal(json.names[0], "total");
 
     // A PNG image of the flame graph.
-    await page.getByTestId("export-button").click();
-    const [pngDownload] = await Promise.all([
-      page.waitForEvent("download"),
-      page.getByTestId("export-png").click(),
-    ]);
+    const pngDownload = await exportDownload(page, "export-png");
     assert.equal(pngDownload.suggestedFilename(), "flamegraph.png");
     const png = readFileSync((await pngDownload.path())!);
     assert.deepEqual(
@@ -395,16 +409,7 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
     const right = '{service_name="checkout", pod="pod-b"}';
     const fromMs = startMs - 3_600_000;
     const untilMs = startMs + 60_000;
-    const params = new URLSearchParams({
-      type: CPU_TYPE,
-      lquery: left,
-      lfrom: String(fromMs),
-      luntil: String(untilMs),
-      rquery: right,
-      rfrom: String(fromMs),
-      runtil: String(untilMs),
-    });
-    await page.goto(`${kiln.url}/compare?${params}`);
+    await page.goto(compareUrl(kiln, { left, right, fromMs, untilMs }));
     const leftTotal = (await flameTotal(kiln, left, fromMs, untilMs)).total;
     const rightTotal = (await flameTotal(kiln, right, fromMs, untilMs)).total;
     assert.equal(leftTotal + rightTotal, checkoutTotal);
@@ -441,17 +446,7 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
     assert.equal(leftTicks, inventoryTotalOf("v1"));
     assert.equal(rightTicks, inventoryTotalOf("v2"));
 
-    const params = new URLSearchParams({
-      type: CPU_TYPE,
-      tab: "diff",
-      lquery: left,
-      lfrom: String(fromMs),
-      luntil: String(untilMs),
-      rquery: right,
-      rfrom: String(fromMs),
-      runtil: String(untilMs),
-    });
-    await page.goto(`${kiln.url}/compare?${params}`);
+    await page.goto(compareUrl(kiln, { tab: "diff", left, right, fromMs, untilMs }));
     await page.getByTestId("diff-table").waitFor();
     assert.equal(
       await textOf(page, "diff-totals"),

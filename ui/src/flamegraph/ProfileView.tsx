@@ -4,16 +4,14 @@
  * the URL goes through onStateChange; hover, selection and the highlighted row stay local.
  */
 import type { JSX } from "preact";
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { FlameCanvas } from "./FlameCanvas.tsx";
-import { Breadcrumbs, focusPathOf, ProfileTooltip, Toolbar } from "./parts.tsx";
+import { useMemo } from "preact/hooks";
+import { FlameViewGraph, FlameViewRoot, useFlameView } from "./flame-view.tsx";
+import { Breadcrumbs, ProfileTooltip } from "./parts.tsx";
 import { useStableCallback } from "./pure.ts";
 import { SandwichPanel } from "./SandwichPanel.tsx";
-import { searchTree } from "./search.ts";
 import { ensureStyles } from "./styles.ts";
 import { TopTable } from "./TopTable.tsx";
 import { topTable } from "./top.ts";
-import { decodeFlameGraph, type FlameTree, nodeAtPath } from "./tree.ts";
 import type { FlameGraphData, FlameViewState } from "./types.ts";
 
 export interface ProfileViewProps {
@@ -24,70 +22,24 @@ export interface ProfileViewProps {
   onStateChange: (patch: Partial<FlameViewState>) => void;
 }
 
-/** 1 for every node named `name`. */
-export function nodesNamed(tree: FlameTree, name: string): Uint8Array {
-  const out = new Uint8Array(tree.nodeCount);
-  const nameMatches = tree.names.map((text) => text === name);
-  for (let n = 1; n < tree.nodeCount; n++) if (nameMatches[tree.name[n]!]) out[n] = 1;
-  return out;
-}
-
-/** "/" anywhere outside a text field puts the cursor in the search box. */
-export function useSlashToSearch(searchRef: { current: HTMLInputElement | null }): void {
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      const target = event.target as HTMLElement | null;
-      const typing =
-        target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable);
-      if (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
-        event.preventDefault();
-        searchRef.current?.focus();
-      }
-    };
-    document.addEventListener("keydown", onKey);
-    return () => document.removeEventListener("keydown", onKey);
-  }, [searchRef]);
-}
-
 export function ProfileView(props: ProfileViewProps): JSX.Element {
   ensureStyles();
   const { data, unit, theme, state, onStateChange } = props;
-  const tree = useMemo(() => decodeFlameGraph(data), [data]);
+  const view = useFlameView(data, state, onStateChange);
+  const { tree, focus, onFocus, highlighted, setHighlighted, showGraph, showTable } = view;
   const rows = useMemo(() => topTable(tree), [tree]);
-  const search = useMemo(() => searchTree(tree, state.search), [tree, state.search]);
-  const [highlighted, setHighlighted] = useState<string | null>(null);
-  useEffect(() => setHighlighted(null), [tree]);
-  const highlightMatches = useMemo(
-    () => (highlighted === null ? null : nodesNamed(tree, highlighted)),
-    [tree, highlighted],
-  );
-  const matches = highlightMatches ?? (search.matcher.empty ? null : search.nodeMatches);
-  const focusKey = state.focusPath ? state.focusPath.join("\u0000") : "";
-  // Keyed by the path's text: the state may hold an equal path in a new array on every render.
-  const focus = useMemo(() => nodeAtPath(tree, state.focusPath), [tree, focusKey]);
-  const searchRef = useRef<HTMLInputElement>(null);
-  useSlashToSearch(searchRef);
-
-  const onFocus = useStableCallback((node: number) => onStateChange({ focusPath: focusPathOf(tree, node) }));
   const onSandwich = useStableCallback((name: string) => onStateChange({ sandwich: name }));
   const onSort = useStableCallback((tableSort: FlameViewState["tableSort"]) => onStateChange({ tableSort }));
-  const showGraph = state.view !== "table";
-  const showTable = state.view !== "flamegraph";
   const empty = tree.rootTotal === 0 && tree.nodeCount <= 1;
 
   return (
-    <div class={`kfg ${theme === "dark" ? "kfg-dark" : ""}`} data-theme={theme}>
-      <Toolbar
-        state={state}
-        onStateChange={onStateChange}
-        search={search}
-        searchRef={searchRef}
-        focused={focus > 0}
-        onReset={() => {
-          setHighlighted(null);
-          onStateChange({ focusPath: null, search: "", sandwich: null });
-        }}
-      />
+    <FlameViewRoot
+      view={view}
+      theme={theme}
+      state={state}
+      onStateChange={onStateChange}
+      resetAlso={{ sandwich: null }}
+    >
       {showGraph && !state.sandwich ? <Breadcrumbs tree={tree} focus={focus} onFocus={onFocus} /> : null}
       {empty ? (
         <div class="kfg-empty">No samples in this selection: widen the time range or change the query.</div>
@@ -101,7 +53,7 @@ export function ProfileView(props: ProfileViewProps): JSX.Element {
               theme={theme}
               sort={state.tableSort === "diff" ? "self" : state.tableSort}
               onSort={onSort}
-              matcher={search.matcher}
+              matcher={view.search.matcher}
               highlighted={highlighted}
               onHighlight={setHighlighted}
               onSandwich={onSandwich}
@@ -117,20 +69,16 @@ export function ProfileView(props: ProfileViewProps): JSX.Element {
             />
           ) : null}
           {showGraph && !state.sandwich ? (
-            <FlameCanvas
-              tree={tree}
+            <FlameViewGraph
+              view={view}
               theme={theme}
               orientation={state.orientation}
-              focus={focus}
-              onFocus={onFocus}
-              matches={matches}
               tooltip={(node) => <ProfileTooltip tree={tree} node={node} focus={focus} unit={unit} />}
               onSandwich={onSandwich}
-              exposeForTests
             />
           ) : null}
         </div>
       )}
-    </div>
+    </FlameViewRoot>
   );
 }

@@ -17,7 +17,7 @@ import { formatValue } from "../../units.ts";
 import { ExportMenu } from "../components/ExportMenu.tsx";
 import { LabelSelectorInput } from "../components/LabelSelectorInput.tsx";
 import { ProfileTypePicker } from "../components/Pickers.tsx";
-import { offeredTypes, suggestionSource, useCatalog, useDefaultSelection } from "../components/QueryBar.tsx";
+import { offeredTypes, suggestionSource, useCatalog } from "../components/QueryBar.tsx";
 import { EmptyState, ErrorMessage, Loading } from "../components/StateMessages.tsx";
 import { TimeRangePicker } from "../components/TimeRangePicker.tsx";
 import { TimeSeriesChart } from "../components/TimeSeriesChart.tsx";
@@ -26,6 +26,7 @@ import {
   profileQueryOf,
   queryKey,
   unitOf,
+  useDefaultMainSelection,
   useResolvedRange,
 } from "../components/use-selection-query.ts";
 
@@ -38,13 +39,7 @@ export function ComparisonView(props: { state: AppState; update: UpdateState; th
   const leftRange = useResolvedRange(sides.left, refreshKey);
   const rightRange = useResolvedRange(sides.right, refreshKey);
   const catalog = useCatalog(rightRange, serviceOf(sides.right.query));
-  useDefaultSelection(catalog, state.main, state.profileType, (patch) =>
-    update((s) => ({
-      ...s,
-      main: { ...s.main, query: patch.query ?? s.main.query },
-      profileType: patch.profileType ?? s.profileType,
-    })),
-  );
+  useDefaultMainSelection(catalog, state, update);
   const unit = unitOf(state.profileType, catalog.profileTypes.data);
   const leftQuery = profileQueryOf(state.profileType, sides.left.query, leftRange);
   const rightQuery = profileQueryOf(state.profileType, sides.right.query, rightRange);

@@ -109,27 +109,27 @@ export function TimeRangePicker(props: {
             ))}
           </ul>
           <form class="time-range-absolute" onSubmit={applyAbsolute}>
-            <label>
-              From
-              <input
-                type="datetime-local"
-                value={fromText}
-                onInput={(e) => setFromText((e.target as HTMLInputElement).value)}
-              />
-            </label>
-            <label>
-              Until
-              <input
-                type="datetime-local"
-                value={untilText}
-                onInput={(e) => setUntilText((e.target as HTMLInputElement).value)}
-              />
-            </label>
+            <DateTimeField label="From" value={fromText} onInput={setFromText} />
+            <DateTimeField label="Until" value={untilText} onInput={setUntilText} />
             {invalid ? <p class="field-error">"From" must be before "Until".</p> : null}
             <button type="submit">Apply range</button>
           </form>
         </div>
       ) : null}
     </div>
+  );
+}
+
+/** A labelled local date-time input; `onInput` gets its text as typed. */
+function DateTimeField(props: { label: string; value: string; onInput: (text: string) => void }) {
+  return (
+    <label>
+      {props.label}
+      <input
+        type="datetime-local"
+        value={props.value}
+        onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
+      />
+    </label>
   );
 }

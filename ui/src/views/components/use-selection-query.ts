@@ -1,13 +1,16 @@
 /**
  * Shared by the views: resolve a selection's time range against "now" (re-read on refresh
  * and whenever the range changes, so "last hour" means the last hour at query time), and
- * build the API query from it.
+ * build the API query from it; `useMainSelectionQuery` does all of it for the main selection.
  */
-import { useMemo } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import type { ProfileQuery, ProfileType } from "../../api/types.ts";
-import { isValidSelector, parseSelector } from "../../app/selector.ts";
+import { isValidSelector, parseSelector, serviceOf } from "../../app/selector.ts";
 import { type ResolvedRange, resolveRange, type TimeRangeSpec } from "../../app/time-range.ts";
+import type { AppState, Selection } from "../../app/url-state.ts";
+import type { UpdateState } from "../../app/use-app-state.ts";
 import type { FlameViewState } from "../../flamegraph/index.ts";
+import { type Catalog, offeredTypes, useCatalog, useDefaultSelection } from "./QueryBar.tsx";
 
 export function useResolvedRange(spec: TimeRangeSpec, refreshKey: number): ResolvedRange {
   return useMemo(() => resolveRange(spec, Date.now()), [spec.from, spec.until, refreshKey]);
@@ -65,4 +68,59 @@ export function blockedReason(
     };
   }
   return undefined;
+}
+
+/** useDefaultSelection for the main selection: fills in `state.main.query` and `state.profileType`. */
+export function useDefaultMainSelection(catalog: Catalog, state: AppState, update: UpdateState): void {
+  useDefaultSelection(catalog, state.main, state.profileType, (patch) =>
+    update((s) => ({
+      ...s,
+      main: { ...s.main, query: patch.query ?? s.main.query },
+      profileType: patch.profileType ?? s.profileType,
+    })),
+  );
+}
+
+export interface MainSelectionQuery {
+  selection: Selection;
+  range: ResolvedRange;
+  /** The selector's service, "" for none. */
+  service: string;
+  catalog: Catalog;
+  unit: string;
+  query: ProfileQuery | undefined;
+  blocked: ReturnType<typeof blockedReason>;
+  /** Changes on every refresh: an input of the views' loads. */
+  refreshKey: number;
+  /** Resolves the range again and reloads. */
+  refresh: () => void;
+}
+
+/**
+ * The main selection's query (Explore and the tag explorer): its range, the catalog for the
+ * query bar (with a default service and profile type filled in), the unit, the query and what
+ * blocks it.
+ */
+export function useMainSelectionQuery(state: AppState, update: UpdateState): MainSelectionQuery {
+  const selection = state.main;
+  const [refreshKey, setRefreshKey] = useState(0);
+  const range = useResolvedRange(selection, refreshKey);
+  const service = serviceOf(selection.query);
+  const catalog = useCatalog(range, service);
+  useDefaultMainSelection(catalog, state, update);
+  return {
+    selection,
+    range,
+    service,
+    catalog,
+    unit: unitOf(state.profileType, catalog.profileTypes.data),
+    query: profileQueryOf(state.profileType, selection.query, range),
+    blocked: blockedReason(
+      selection.query,
+      catalog.profileTypes.status === "ok" && catalog.typesOfService.status === "ok",
+      offeredTypes(catalog).length,
+    ),
+    refreshKey,
+    refresh: () => setRefreshKey(refreshKey + 1),
+  };
 }

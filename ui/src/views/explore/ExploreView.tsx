@@ -2,7 +2,6 @@
  * Explore: pick service, profile type, labels and time range; see the selection's time series
  * (drag to zoom) and its merged flame graph beside the top table.
  */
-import { useState } from "preact/hooks";
 import { serviceOf } from "../../app/selector.ts";
 import { FLAMEGRAPH_MAX_NODES, queryClient } from "../../app/services.ts";
 import type { Theme } from "../../app/theme.ts";
@@ -13,38 +12,16 @@ import { useAsync } from "../../app/use-async.ts";
 import { type FlameViewState, ProfileView } from "../../flamegraph/index.ts";
 import { formatValue } from "../../units.ts";
 import { ExportMenu } from "../components/ExportMenu.tsx";
-import { offeredTypes, QueryBar, useCatalog, useDefaultSelection } from "../components/QueryBar.tsx";
+import { QueryBar } from "../components/QueryBar.tsx";
 import { EmptyState, ErrorMessage, Loading } from "../components/StateMessages.tsx";
 import { TimeSeriesChart } from "../components/TimeSeriesChart.tsx";
-import {
-  blockedReason,
-  profileQueryOf,
-  queryKey,
-  resetFocus,
-  unitOf,
-  useResolvedRange,
-} from "../components/use-selection-query.ts";
+import { queryKey, resetFocus, useMainSelectionQuery } from "../components/use-selection-query.ts";
 
 export function ExploreView(props: { state: AppState; update: UpdateState; theme: Theme }) {
   const { state, update, theme } = props;
-  const selection = state.main;
-  const [refreshKey, setRefreshKey] = useState(0);
-  const range = useResolvedRange(selection, refreshKey);
-  const catalog = useCatalog(range, serviceOf(selection.query));
-  useDefaultSelection(catalog, selection, state.profileType, (patch) =>
-    update((s) => ({
-      ...s,
-      main: { ...s.main, query: patch.query ?? s.main.query },
-      profileType: patch.profileType ?? s.profileType,
-    })),
-  );
-
-  const unit = unitOf(state.profileType, catalog.profileTypes.data);
-  const query = profileQueryOf(state.profileType, selection.query, range);
-  const blocked = blockedReason(
-    selection.query,
-    catalog.profileTypes.status === "ok" && catalog.typesOfService.status === "ok",
-    offeredTypes(catalog).length,
+  const { selection, range, catalog, unit, query, blocked, refreshKey, refresh } = useMainSelectionQuery(
+    state,
+    update,
   );
   const key = queryKey(query);
   const series = useAsync(
@@ -83,14 +60,10 @@ export function ExploreView(props: { state: AppState; update: UpdateState; theme
           update((s) => ({ ...s, profileType: id, flame: resetFocus(s.flame) }), { push: true })
         }
         onRange={(spec) => update((s) => ({ ...s, main: { ...s.main, ...spec } }), { push: true })}
-        onRefresh={() => setRefreshKey(refreshKey + 1)}
+        onRefresh={refresh}
       />
       {catalog.profileTypes.status === "error" ? (
-        <ErrorMessage
-          error={catalog.profileTypes.error}
-          what="the profile types"
-          onRetry={() => setRefreshKey(refreshKey + 1)}
-        />
+        <ErrorMessage error={catalog.profileTypes.error} what="the profile types" onRetry={refresh} />
       ) : null}
       {noProfilesAtAll ? (
         <EmptyState
@@ -122,11 +95,7 @@ export function ExploreView(props: { state: AppState; update: UpdateState; theme
               <span class="muted">Drag on the chart to zoom into a time range</span>
             </header>
             {series.status === "error" ? (
-              <ErrorMessage
-                error={series.error}
-                what="the time series"
-                onRetry={() => setRefreshKey(refreshKey + 1)}
-              />
+              <ErrorMessage error={series.error} what="the time series" onRetry={refresh} />
             ) : series.data === undefined ? (
               series.status === "loading" ? (
                 <Loading what="the time series" />
@@ -160,11 +129,7 @@ export function ExploreView(props: { state: AppState; update: UpdateState; theme
               )}
             </header>
             {flamegraph.status === "error" ? (
-              <ErrorMessage
-                error={flamegraph.error}
-                what="the flame graph"
-                onRetry={() => setRefreshKey(refreshKey + 1)}
-              />
+              <ErrorMessage error={flamegraph.error} what="the flame graph" onRetry={refresh} />
             ) : data === undefined ? (
               flamegraph.status === "loading" || query === undefined ? (
                 <Loading what="the flame graph" />

@@ -3,8 +3,8 @@
  * table of each value's total, average and share. Clicking a value opens Explore filtered
  * to it.
  */
-import { useMemo, useState } from "preact/hooks";
-import { SERVICE_LABEL, serviceOf, withEqualMatcher } from "../../app/selector.ts";
+import { useMemo } from "preact/hooks";
+import { SERVICE_LABEL, withEqualMatcher } from "../../app/selector.ts";
 import { queryClient } from "../../app/services.ts";
 import type { Theme } from "../../app/theme.ts";
 import { absoluteSpec, chooseStepSeconds } from "../../app/time-range.ts";
@@ -12,17 +12,10 @@ import type { AppState } from "../../app/url-state.ts";
 import type { UpdateState } from "../../app/use-app-state.ts";
 import { useAsync } from "../../app/use-async.ts";
 import { formatPercent, formatValue } from "../../units.ts";
-import { offeredTypes, QueryBar, useCatalog, useDefaultSelection } from "../components/QueryBar.tsx";
+import { QueryBar } from "../components/QueryBar.tsx";
 import { EmptyState, ErrorMessage, Loading } from "../components/StateMessages.tsx";
 import { SERIES_COLORS, TimeSeriesChart } from "../components/TimeSeriesChart.tsx";
-import {
-  blockedReason,
-  profileQueryOf,
-  queryKey,
-  resetFocus,
-  unitOf,
-  useResolvedRange,
-} from "../components/use-selection-query.ts";
+import { queryKey, resetFocus, useMainSelectionQuery } from "../components/use-selection-query.ts";
 import { tagRows } from "./tag-stats.ts";
 
 /** Top values by total; more would make an unreadable chart. */
@@ -30,25 +23,8 @@ const SERIES_LIMIT = 20;
 
 export function TagExplorerView(props: { state: AppState; update: UpdateState; theme: Theme }) {
   const { state, update, theme } = props;
-  const selection = state.main;
-  const [refreshKey, setRefreshKey] = useState(0);
-  const range = useResolvedRange(selection, refreshKey);
-  const service = serviceOf(selection.query);
-  const catalog = useCatalog(range, service);
-  useDefaultSelection(catalog, selection, state.profileType, (patch) =>
-    update((s) => ({
-      ...s,
-      main: { ...s.main, query: patch.query ?? s.main.query },
-      profileType: patch.profileType ?? s.profileType,
-    })),
-  );
-  const unit = unitOf(state.profileType, catalog.profileTypes.data);
-  const query = profileQueryOf(state.profileType, selection.query, range);
-  const blocked = blockedReason(
-    selection.query,
-    catalog.profileTypes.status === "ok" && catalog.typesOfService.status === "ok",
-    offeredTypes(catalog).length,
-  );
+  const { selection, range, service, catalog, unit, query, blocked, refreshKey, refresh } =
+    useMainSelectionQuery(state, update);
   const stepSeconds = chooseStepSeconds(range);
 
   const labelNames = useAsync(
@@ -100,7 +76,7 @@ export function TagExplorerView(props: { state: AppState; update: UpdateState; t
         onQuery={(next) => update((s) => ({ ...s, main: { ...s.main, query: next } }), { push: true })}
         onProfileType={(id) => update((s) => ({ ...s, profileType: id }), { push: true })}
         onRange={(spec) => update((s) => ({ ...s, main: { ...s.main, ...spec } }), { push: true })}
-        onRefresh={() => setRefreshKey(refreshKey + 1)}
+        onRefresh={refresh}
       />
       <section class="panel" aria-label="Group by">
         <header class="panel-header">
@@ -137,11 +113,7 @@ export function TagExplorerView(props: { state: AppState; update: UpdateState; t
             <p>Each of its values gets its own series and a row with its total, average and share.</p>
           </EmptyState>
         ) : series.status === "error" ? (
-          <ErrorMessage
-            error={series.error}
-            what="the series"
-            onRetry={() => setRefreshKey(refreshKey + 1)}
-          />
+          <ErrorMessage error={series.error} what="the series" onRetry={refresh} />
         ) : series.data === undefined ? (
           <Loading what="the series" />
         ) : series.data.length === 0 ? (
