@@ -13,8 +13,9 @@
  * age thresholds at 0 so that nothing waits), and the wall time of the three drains is measured. Source objects are deleted right after each commit (no grace period), so
  * the live blocks left are the compacted data.
  *
- * Long ranges: 7 and 30 days of one service written as 1 h final-level blocks (as compaction
- * leaves them) with bench/query.ts's generator, then the real server is timed on
+ * Long ranges: 7 and 30 days of one service written as compaction leaves them (a daily
+ * final block per past UTC day, hourly level-3 blocks for today, rollups from level 2) with
+ * bench/query.ts's generator, then the real server is timed on
  * SelectMergeStacktraces over the last 7 d and 30 d.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -295,8 +296,11 @@ export async function runLongRangeBench(opts: LongRangeBenchOptions): Promise<Lo
         hours: opts.days * 24,
         intervalS: opts.intervalS,
         blockMinutes: 60,
-        // The final level of the default policy: what compaction leaves.
-        level: DEFAULT_LEVELS.length,
+        // What the default policy leaves: past UTC days as one final daily block each,
+        // today's hours as hourly level-3 blocks.
+        level: DEFAULT_LEVELS.length - 1,
+        dayBlocksBeforeMs: Math.floor(nowMs / 86_400_000) * 86_400_000,
+        dayLevel: DEFAULT_LEVELS.length,
         collectRows: false,
         ...(opts.seed === undefined ? {} : { seed: opts.seed }),
       },

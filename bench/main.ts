@@ -231,7 +231,7 @@ function longRangeRows(l: LongRangeBenchResult): [string, string, string][] {
     [
       "long-range dataset",
       `${l.profiles}`,
-      `profiles (${l.pushes} pushes), ${l.blocks} 1 h blocks, ${fmt(l.storedBytes / 1e6, 1)} MB; generated in ${fmt(l.generateMs / 1000, 1)} s`,
+      `profiles (${l.pushes} pushes), ${l.blocks} blocks (daily for past days, hourly today), ${fmt(l.storedBytes / 1e6, 1)} MB; generated in ${fmt(l.generateMs / 1000, 1)} s`,
     ],
     [
       "query.flamegraph7dMs",

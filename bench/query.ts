@@ -293,6 +293,12 @@ export interface GenerateOptions {
   seed?: number;
   /** Level of the written blocks (default 1). */
   level?: number;
+  /**
+   * Profiles before this time (ms) go into one block per UTC day at `dayLevel` instead, as
+   * the compactor's daily level leaves past days (default: none).
+   */
+  dayBlocksBeforeMs?: number;
+  dayLevel?: number;
   /** Keep every sample as columns for DuckDB (default true). */
   collectRows?: boolean;
 }
@@ -318,7 +324,21 @@ export async function generate(opts: GenerateOptions, dataDir: string, nowMs: nu
   // still hold only the symbols their own profiles use.
   const dictionary = new SymbolsBuilder();
   let builder = new DatasetBuilder(TENANT, SERVICE, dictionary);
-  let window = -1;
+  const DAY_MS = 86_400_000;
+  /** A block's window: a UTC day before `dayBlocksBeforeMs`, else `blockMs` from the start. */
+  const windowOf = (timeMs: number) =>
+    timeMs < (opts.dayBlocksBeforeMs ?? Number.NEGATIVE_INFINITY)
+      ? {
+          key: `d${Math.floor(timeMs / DAY_MS)}`,
+          level: opts.dayLevel ?? 4,
+          startMs: Math.floor(timeMs / DAY_MS) * DAY_MS,
+        }
+      : {
+          key: `w${Math.floor((timeMs - startMs) / blockMs)}`,
+          level: opts.level ?? 1,
+          startMs: startMs + Math.floor((timeMs - startMs) / blockMs) * blockMs,
+        };
+  let window: ReturnType<typeof windowOf> | undefined;
   let blocks = 0;
   let storedBytes = 0;
   let profiles = 0;
@@ -327,10 +347,10 @@ export async function generate(opts: GenerateOptions, dataDir: string, nowMs: nu
   const flush = async () => {
     if (builder.profileCount === 0) return;
     // Blocks of a level that compaction gives rollups carry them, as the compactor writes them.
-    const level = opts.level ?? 1;
+    const level = window!.level;
     const bucketsMs = level >= DEFAULT_ROLLUPS.fromLevel ? DEFAULT_ROLLUPS.bucketsMs : [];
     const encoded = await assembleBlockAsync([addRollups(builder.encode(), bucketsMs)]);
-    const id = ulid(startMs + window * blockMs);
+    const id = ulid(window!.startMs);
     await storeBlock(store, metastore, encoded, {
       id,
       level: level,
@@ -346,8 +366,8 @@ export async function generate(opts: GenerateOptions, dataDir: string, nowMs: nu
       for (let p = 0; p < opts.pods; p++) {
         // Pods push out of phase; times stay in [now - range, now).
         const timeMs = startMs + k * intervalMs + Math.floor((p * intervalMs) / opts.pods);
-        const w = Math.floor((timeMs - startMs) / blockMs);
-        if (w !== window) {
+        const w = windowOf(timeMs);
+        if (w.key !== window?.key) {
           await flush();
           window = w;
         }

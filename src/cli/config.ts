@@ -269,7 +269,7 @@ const OPTION_TABLE = {
     default: 10,
     min: 2,
     max: 10_000,
-    help: "Most level-2 blocks of a tenant in one compaction job (output: final level-3 blocks).",
+    help: "Most level-2 blocks of a tenant in one compaction job (output: hourly level-3 blocks).",
   },
   compactionL2MaxAgeMs: {
     type: "integer",
@@ -277,6 +277,20 @@ const OPTION_TABLE = {
     min: 0,
     max: INT_MAX,
     help: "Compact fewer (at least 2) level-2 blocks once the oldest is this old.",
+  },
+  compactionL3MaxBlocks: {
+    type: "integer",
+    default: 24,
+    min: 2,
+    max: 10_000,
+    help: "Most hourly level-3 blocks of a tenant merged into one daily level-4 block (final).",
+  },
+  compactionL3MaxAgeMs: {
+    type: "integer",
+    default: 86_400_000,
+    min: 0,
+    max: INT_MAX,
+    help: "Merge fewer (at least 2) level-3 blocks of a day once the oldest is this old.",
   },
   compactionRollupFineMs: {
     type: "integer",

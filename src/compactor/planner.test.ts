@@ -35,17 +35,41 @@ const sources = (jobs: { sourceBlockIds: readonly string[] }[]) =>
   jobs.map((job) => job.sourceBlockIds.map((id) => Number(id.slice(3))));
 
 describe("planLevel", () => {
-  it("defaults follow Pyroscope's thresholds", () => {
+  it("defaults follow Pyroscope's thresholds in 1 h windows, then merge each day's hours", () => {
     assert.deepEqual(
-      DEFAULT_LEVELS.map((l) => [l.maxBlocks, l.maxAgeMs]),
+      DEFAULT_LEVELS.map((l) => [l.maxBlocks, l.maxAgeMs, l.timeWindowMs]),
       [
-        [20, 36_000],
-        [10, 720_000],
-        [10, 10_800_000],
+        [20, 36_000, 3_600_000],
+        [10, 720_000, 3_600_000],
+        [10, 10_800_000, 3_600_000],
+        [24, 86_400_000, 86_400_000],
       ],
     );
     checkLevels(DEFAULT_LEVELS);
     assert.throws(() => checkLevels([policy({ maxBlocks: 0 })]), /maxBlocks/);
+  });
+
+  it("level 3 (default policy): a UTC day's 24 hourly blocks become one; a partial day waits a day", () => {
+    const dayMs = 86_400_000;
+    const day0 = Math.floor(T / dayMs) * dayMs;
+    const hourly = (day: number, hour: number, n: number) =>
+      block(n, {
+        level: 3,
+        tenant: "t1",
+        minTimeMs: day0 + day * dayMs + hour * HOUR_MS,
+        maxTimeMs: day0 + day * dayMs + hour * HOUR_MS + HOUR_MS - 1,
+        createdAtMs: day0 + day * dayMs + hour * HOUR_MS + 4 * HOUR_MS,
+      });
+    const fullDay = Array.from({ length: 24 }, (_, h) => hourly(0, h, h + 1));
+    const nextDay = [hourly(1, 0, 101), hourly(1, 1, 102)];
+    const policyL3 = DEFAULT_LEVELS[3]!;
+    const justAfter = day0 + dayMs + 2 * HOUR_MS + 4 * HOUR_MS;
+    assert.deepEqual(sources(planLevel([...fullDay, ...nextDay], 3, policyL3, justAfter)), [
+      fullDay.map((_, h) => h + 1),
+    ]);
+    // The next day's two hours merge only once the first of them is a day old.
+    assert.deepEqual(sources(planLevel(nextDay, 3, policyL3, day0 + 2 * dayMs + 4 * HOUR_MS - 1)), []);
+    assert.deepEqual(sources(planLevel(nextDay, 3, policyL3, day0 + 2 * dayMs + 4 * HOUR_MS)), [[101, 102]]);
   });
 
   it("level 0: full chunks at once, the rest once its oldest block is old enough", () => {

@@ -11,8 +11,12 @@
  * blocks (or fewer when `maxBytes` is reached) make a job; the rest waits until its oldest
  * block is `maxAgeMs` old, then goes as a smaller job. Above level 0 a job needs two blocks
  * (re-encoding one block alone buys nothing). Blocks at level `levels.length` and above are
- * final. The thresholds follow Pyroscope v2's (L0: 20 blocks or 36 s; L1: 10 blocks or 12 min;
- * L2: 10 blocks or 3 h; L3 final).
+ * final. Levels 0–2 follow Pyroscope v2's thresholds (L0: 20 blocks or 36 s; L1: 10 blocks or
+ * 12 min; L2: 10 blocks or 3 h), all within 1 h windows. Kiln adds a daily level, as
+ * Prometheus' TSDB grows its block ranges with age: the hourly level-3 blocks of one UTC day
+ * become one level-4 block once the day has its 24 (or a day after the first of them), so
+ * a 30-day query reads about 30 datasets instead of 720 (each block costs a symbols section
+ * to decode and its stacks to resolve, whatever its size). Level 4 is final.
  *
  * Planners may run in several processes at once: `addCompactionJobs` creates a job only if
  * none of its blocks is in another job, so a race only loses jobs, never duplicates them.
@@ -33,13 +37,15 @@ export interface LevelPolicy {
 }
 
 const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
 const MiB = 1024 * 1024;
 
-/** Index = input level. Blocks at level `DEFAULT_LEVELS.length` (3) are final. */
+/** Index = input level. Blocks at level `DEFAULT_LEVELS.length` (4) are final. */
 export const DEFAULT_LEVELS: readonly LevelPolicy[] = Object.freeze([
   { maxBlocks: 20, maxAgeMs: 36_000, timeWindowMs: HOUR_MS, maxBytes: 256 * MiB },
   { maxBlocks: 10, maxAgeMs: 12 * 60_000, timeWindowMs: HOUR_MS, maxBytes: 512 * MiB },
   { maxBlocks: 10, maxAgeMs: 3 * HOUR_MS, timeWindowMs: HOUR_MS, maxBytes: 1024 * MiB },
+  { maxBlocks: 24, maxAgeMs: DAY_MS, timeWindowMs: DAY_MS, maxBytes: 2048 * MiB },
 ]);
 
 export function checkLevels(levels: readonly LevelPolicy[]): void {

@@ -15,7 +15,7 @@ import { createRegistry } from "../observability/metrics.ts";
 import { levelsOf, startServerCompactor } from "./server.ts";
 
 describe("server compactor", () => {
-  it("levels come from the config; defaults are Pyroscope's", () => {
+  it("levels come from the config; defaults are Pyroscope's, then a daily level", () => {
     const levels = levelsOf(defaultConfig());
     assert.deepEqual(
       levels.map((l) => [l.maxBlocks, l.maxAgeMs]),
@@ -23,6 +23,7 @@ describe("server compactor", () => {
         [20, 36_000],
         [10, 720_000],
         [10, 10_800_000],
+        [24, 86_400_000],
       ],
     );
     assert.equal(defaultConfig().compaction, true);

@@ -32,6 +32,8 @@ export interface ServerCompactionConfig {
   compactionL1MaxAgeMs: number;
   compactionL2MaxBlocks: number;
   compactionL2MaxAgeMs: number;
+  compactionL3MaxBlocks: number;
+  compactionL3MaxAgeMs: number;
   compactionRollupFineMs: number;
   compactionRollupCoarseMs: number;
   compactionRollupFromLevel: number;
@@ -44,6 +46,7 @@ export function levelsOf(config: ServerCompactionConfig): LevelPolicy[] {
     [config.compactionL0MaxBlocks, config.compactionL0MaxAgeMs],
     [config.compactionL1MaxBlocks, config.compactionL1MaxAgeMs],
     [config.compactionL2MaxBlocks, config.compactionL2MaxAgeMs],
+    [config.compactionL3MaxBlocks, config.compactionL3MaxAgeMs],
   ] as const;
   return DEFAULT_LEVELS.map((policy, level) => ({
     ...policy,
