@@ -654,6 +654,8 @@ describe("web UI in Chromium", { skip: pprofData.skip || chromium.skip }, () => 
     await page.getByTestId("flamegraph-canvas").first().waitFor();
     const before = await page.evaluate(() => document.documentElement.dataset.theme);
     await page.getByTestId("theme-toggle").click();
+    // The theme is applied by an effect after the click's render: wait for it, not a tick.
+    await page.waitForFunction((previous) => document.documentElement.dataset.theme !== previous, before);
     const afterToggle = await page.evaluate(() => document.documentElement.dataset.theme);
     assert.notEqual(afterToggle, before);
     await page.reload();
