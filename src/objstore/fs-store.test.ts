@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { objectStoreContract, patternBytes } from "./contract.ts";
-import { FsObjectStore } from "./fs-store.ts";
+import { FsObjectStore, FsRangeReaderSync } from "./fs-store.ts";
 import { InvalidObjectKeyError, ObjectNotFoundError } from "./object-store.ts";
 
 const FS_STORE_URL = new URL("./fs-store.ts", import.meta.url).href;
@@ -133,6 +133,26 @@ describe("FsObjectStore", () => {
     const targets = await Promise.all(fds.map((fd) => fsp.readlink(`/proc/self/fd/${fd}`).catch(() => "")));
     const still = targets.filter((target) => target.startsWith(root));
     assert.deepEqual(still, [], `descriptors left open: ${still.join(", ")}`);
+  });
+
+  it("FsRangeReaderSync reads ranges through cached descriptors and notices deleted objects", async () => {
+    const store = await FsObjectStore.open(root);
+    await store.put("r/a", new Uint8Array([1, 2, 3, 4]));
+    const reader = new FsRangeReaderSync(root, 1);
+    try {
+      assert.deepEqual(reader.read("r/a", 1, 2), new Uint8Array([2, 3]));
+      assert.throws(() => reader.read("r/a", 3, 2), RangeError);
+      // Deleted (another process, say): the cached descriptor is dropped, not read.
+      await store.delete("r/a");
+      assert.throws(() => reader.read("r/a", 0, 1), ObjectNotFoundError);
+      // Replaced by a new object under the same key: the new bytes.
+      await store.put("r/a", new Uint8Array([9, 8]));
+      assert.deepEqual(reader.read("r/a", 0, 2), new Uint8Array([9, 8]));
+      assert.throws(() => reader.read("missing", 0, 1), ObjectNotFoundError);
+    } finally {
+      reader.close();
+      await store.close();
+    }
   });
 
   it("hides leftover temp files from list and get, and refuses keys that look like them", async () => {

@@ -64,9 +64,15 @@ interface ReadHandle {
   users: number;
   /** Dropped from the cache: close once the last user is done. */
   retired: boolean;
+  lastUsedMs: number;
 }
 
 const DEFAULT_READ_HANDLES_MAX = 256;
+/**
+ * Cached read handles unused this long are closed, so the files of objects another process
+ * deleted (the compactor's, after its grace period) do not stay on disk behind them.
+ */
+const READ_HANDLE_IDLE_MS = 30_000;
 
 const TEMP_PREFIX = ".kiln-tmp-";
 const DEFAULT_STALE_TEMP_AGE_MS = 15 * 60 * 1000;
@@ -92,6 +98,7 @@ export class FsObjectStore implements ObjectStore {
   /** getRange's open handles by key, least recently used first. */
   private readonly readHandles = new Map<string, ReadHandle>();
   private readonly readHandlesMax: number;
+  private idleSweep: NodeJS.Timeout | undefined;
 
   private constructor(root: string, readHandlesMax: number) {
     this.root = root;
@@ -183,9 +190,10 @@ export class FsObjectStore implements ObjectStore {
     if (handle === undefined) {
       const opened = this.openObject(key);
       // Counted as used from the start, so the eviction below cannot close it.
-      handle = { opened, users: 1, retired: false };
+      handle = { opened, users: 1, retired: false, lastUsedMs: Date.now() };
       if (this.readHandlesMax > 0) {
         this.readHandles.set(key, handle);
+        this.startIdleSweep();
         // A failed open (a missing object) is not cached.
         opened.catch(() => this.forgetReadHandle(key, handle!));
         this.evictReadHandles();
@@ -203,6 +211,7 @@ export class FsObjectStore implements ObjectStore {
 
   private releaseReadHandle(handle: ReadHandle): void {
     handle.users--;
+    handle.lastUsedMs = Date.now();
     if (handle.users === 0 && handle.retired) closeReadHandle(handle);
     else if (handle.users === 0) this.evictReadHandles();
   }
@@ -214,6 +223,24 @@ export class FsObjectStore implements ObjectStore {
     this.readHandles.delete(key);
     handle.retired = true;
     if (handle.users === 0) closeReadHandle(handle);
+  }
+
+  /** Closes cached handles idle for READ_HANDLE_IDLE_MS, every so often while any is cached. */
+  private startIdleSweep(): void {
+    if (this.idleSweep !== undefined) return;
+    this.idleSweep = setInterval(() => {
+      const cutoffMs = Date.now() - READ_HANDLE_IDLE_MS;
+      for (const [key, handle] of this.readHandles) {
+        if (handle.users === 0 && handle.lastUsedMs < cutoffMs) this.forgetReadHandle(key);
+      }
+      if (this.readHandles.size === 0) this.stopIdleSweep();
+    }, READ_HANDLE_IDLE_MS);
+    this.idleSweep.unref();
+  }
+
+  private stopIdleSweep(): void {
+    clearInterval(this.idleSweep);
+    this.idleSweep = undefined;
   }
 
   /** Closes unused handles, least recently used first, down to the bound. */
@@ -263,6 +290,8 @@ export class FsObjectStore implements ObjectStore {
         await fsp.unlink(path);
         this.forgetReadHandle(key);
       } catch (err) {
+        // Also when another process deleted it first: never read it through a cached handle.
+        this.forgetReadHandle(key);
         const code = errCode(err);
         // Missing (or a parent is a file): nothing to delete. EISDIR/EPERM: the key names a
         // folder, which is not an object either.
@@ -279,6 +308,7 @@ export class FsObjectStore implements ObjectStore {
     this.closed = true;
     await Promise.allSettled([...this.inFlight]);
     for (const key of [...this.readHandles.keys()]) this.forgetReadHandle(key);
+    this.stopIdleSweep();
   }
 
   private track<T>(op: () => Promise<T>): Promise<T> {
@@ -440,17 +470,28 @@ function objectPath(root: string, key: string): string {
  * Blocking ranged reads of a filesystem store's objects, for worker threads (the query pool's
  * workers read the sections of their tasks themselves: a worker has nothing else to do while
  * it waits, and the main thread's event loop stays free). Keeps the descriptors of the last
- * `handlesMax` objects open; objects are immutable, so a cached descriptor always reads the
- * object that was planned (even if it was deleted since, which the delete grace period allows).
+ * `handlesMax` objects open (objects are immutable); a descriptor whose file was deleted is
+ * dropped when next used, and descriptors idle for READ_HANDLE_IDLE_MS are closed, so
+ * deleted objects do not stay on disk behind them.
  */
 export class FsRangeReaderSync {
   readonly root: string;
-  readonly #handles = new Map<string, { fd: number; size: number }>();
+  readonly #handles = new Map<string, { fd: number; size: number; lastUsedMs: number }>();
   readonly #handlesMax: number;
+  readonly #idleSweep: NodeJS.Timeout;
 
   constructor(root: string, handlesMax = 64) {
     this.root = resolve(root);
     this.#handlesMax = Math.max(1, handlesMax);
+    this.#idleSweep = setInterval(() => {
+      const cutoffMs = Date.now() - READ_HANDLE_IDLE_MS;
+      for (const [key, handle] of this.#handles) {
+        if (handle.lastUsedMs >= cutoffMs) continue;
+        closeSync(handle.fd);
+        this.#handles.delete(key);
+      }
+    }, READ_HANDLE_IDLE_MS);
+    this.#idleSweep.unref();
   }
 
   read(key: string, offset: number, length: number): Uint8Array {
@@ -472,16 +513,22 @@ export class FsRangeReaderSync {
   }
 
   close(): void {
+    clearInterval(this.#idleSweep);
     for (const { fd } of this.#handles.values()) closeSync(fd);
     this.#handles.clear();
   }
 
-  #open(key: string): { fd: number; size: number } {
+  #open(key: string): { fd: number; size: number; lastUsedMs: number } {
     const cached = this.#handles.get(key);
+    this.#handles.delete(key);
     if (cached !== undefined) {
-      this.#handles.delete(key);
-      this.#handles.set(key, cached);
-      return cached;
+      // A deleted object (nlink 0) is read again by path: missing now, or replaced.
+      if (fstatSync(cached.fd).nlink > 0) {
+        cached.lastUsedMs = Date.now();
+        this.#handles.set(key, cached);
+        return cached;
+      }
+      closeSync(cached.fd);
     }
     let fd: number;
     try {
@@ -491,12 +538,18 @@ export class FsRangeReaderSync {
       if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") throw new ObjectNotFoundError(key);
       throw err;
     }
-    const stat = fstatSync(fd);
+    let stat: ReturnType<typeof fstatSync>;
+    try {
+      stat = fstatSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
     if (!stat.isFile()) {
       closeSync(fd);
       throw new ObjectNotFoundError(key);
     }
-    const handle = { fd, size: stat.size };
+    const handle = { fd, size: stat.size, lastUsedMs: Date.now() };
     this.#handles.set(key, handle);
     for (const [oldKey, old] of this.#handles) {
       if (this.#handles.size <= this.#handlesMax) break;
@@ -540,10 +593,7 @@ async function writeDurably(dir: string, path: string, data: Uint8Array): Promis
 }
 
 function closeReadHandle(handle: ReadHandle): void {
-  handle.opened.then(
-    ({ fh }) => fh.close(),
-    () => {},
-  );
+  handle.opened.then(({ fh }) => fh.close()).catch(() => {});
 }
 
 async function readExactly(fh: FileHandle, offset: number, length: number, key: string): Promise<Uint8Array> {
