@@ -3,7 +3,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { FsRangeReaderSync } from "../objstore/fs-store.ts";
 import { SharedNameRenumbering } from "./aggregate.ts";
 import { type DatasetTask, type FramedSection, resultTransferList, runDatasetTask } from "./dataset-task.ts";
-import { NameSender } from "./name-dictionary.ts";
+import { type EncodedNames, NameSender } from "./name-dictionary.ts";
 import type { QueryWorkerConfig } from "./worker-pool.ts";
 
 interface Request {
@@ -26,20 +26,21 @@ function fill(task: DatasetTask, section: FramedSection | undefined): void {
 }
 
 port.on("message", (request: Request) => {
-  const generation = names.generation;
+  let encoded: EncodedNames | undefined;
   try {
     fill(request.task, request.task.rows);
     fill(request.task, request.task.symbols);
     // Names are interned into the worker's shared table and go as ids (name-dictionary.ts).
     const { nameIds, ...result } = runDatasetTask(request.task, { names: names.table(), renumbering });
-    const encoded = nameIds === undefined ? undefined : names.encode(nameIds);
+    encoded = nameIds === undefined ? undefined : names.encode(nameIds);
     const transfer = resultTransferList(result);
     if (encoded !== undefined) transfer.push(encoded.ids.buffer as ArrayBuffer);
     port.postMessage({ id: request.id, result, names: encoded }, transfer);
   } catch (err) {
-    // Names this message would have introduced never arrived: start a new generation, so the
-    // main thread drops its copy rather than miss them.
-    if (names.generation === generation) names.reset();
+    // Texts `encode` counted as sent never arrived: a new generation makes the main thread
+    // drop its copy rather than miss them. (Names interned by a task that failed earlier go
+    // out with the next message, as any new name.)
+    if (encoded !== undefined) names.reset();
     port.postMessage({ id: request.id, error: err instanceof Error ? err.message : String(err) });
   }
 });

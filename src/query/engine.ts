@@ -496,22 +496,24 @@ export class QueryEngine {
           exemplarType === "individual" || !rollupEligible(prepared)
             ? { parts: undefined, rollups: [] }
             : await this.#seriesRollupPlan(hit, prepared.range, step, align, budget);
+        // The raw per-profile columns, read once for however many raw parts there are.
+        let summary: ProfileSummary | undefined;
+        const rawSummary = async (): Promise<ProfileSummary> => {
+          if (summary !== undefined) return summary;
+          const key = summaryKey(hit);
+          if (!this.aggregates.has(key))
+            budget.read(sectionBytesOf(hit, PROFILES_ONLY) - sectionBytesOf(hit, NO_DATA));
+          summary = await this.aggregates.get(key, () => this.#computeSummary(hit), profileSummaryBytes);
+          budget.check();
+          return summary;
+        };
         for (const part of parts ?? [undefined]) {
           if (part !== undefined && part.source !== "raw") {
             const rollup = rollups[part.source]!;
             visitRows(index, series, rollup.rows, undefined, undefined, part, rollup.profileCounts);
-            continue;
+          } else {
+            visitRows(index, series, await rawSummary(), undefined, undefined, part);
           }
-          const key = summaryKey(hit);
-          if (!this.aggregates.has(key))
-            budget.read(sectionBytesOf(hit, PROFILES_ONLY) - sectionBytesOf(hit, NO_DATA));
-          const summary = await this.aggregates.get(
-            key,
-            () => this.#computeSummary(hit),
-            profileSummaryBytes,
-          );
-          budget.check();
-          visitRows(index, series, summary, undefined, undefined, part);
         }
       });
     } else {
@@ -1009,12 +1011,18 @@ export class QueryEngine {
       key: string,
     ): Promise<{ partial: Promise<PartialTree> }> => {
       while (started.size >= this.#prefetchMax) await Promise.race(started);
+      budget.check();
       const bytes = sectionBytesOf(hit, this.#wholeWant(hit)) - sectionBytesOf(hit, NO_DATA);
       budget.read(bytes);
       budget.hold(bytes);
+      // A computed partial is held until merged (below): the budget sees every one waiting.
       const partial = this.aggregates
         .get(key, () => this.#computePartial(hit, series), partialTreeBytes)
-        .finally(() => budget.release(bytes));
+        .finally(() => budget.release(bytes))
+        .then((tree) => {
+          budget.hold(partialTreeBytes(tree));
+          return tree;
+        });
       const settled: Promise<void> = partial.then(
         () => {
           started.delete(settled);
@@ -1074,6 +1082,7 @@ export class QueryEngine {
         this.aggregates.get(key, () => this.#computePartial(hit, series), partialTreeBytes));
       budget.check();
       mergePartialTree(into, merged);
+      if (partial !== undefined) budget.release(partialTreeBytes(merged));
       budget.setState(nameTreeBytes(into) + (into === tree ? 0 : nameTreeBytes(tree)));
     });
     if (into !== tree) {

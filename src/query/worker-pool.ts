@@ -108,12 +108,17 @@ export class WorkerPool {
           decodeError = err as Error;
         }
       }
+      if (decodeError !== undefined) {
+        // Out of step with this worker's names for good (a bug if seen): replace the worker;
+        // its exit fails the pending task, which the engine then redoes on this thread.
+        void worker.terminate();
+        return;
+      }
       const pending = slot.current;
       if (pending === undefined || pending.id !== reply.id) return;
       slot.current = undefined;
       worker.unref();
       if ("error" in reply) pending.reject(new Error(reply.error));
-      else if (decodeError !== undefined) pending.reject(decodeError);
       else pending.resolve(reply.result);
       this.#dispatch();
     });
