@@ -9,9 +9,11 @@
  * grouped by 500 ms of their own time, the server's flush window, and each group is flushed
  * as one level-0 segment: the many small blocks a server leaves. Then the Compactor (on this
  * thread, default concurrency, as `kiln compactor --once` runs it) drains the
- * levels one after the other (L0 → L1, then L1 → L2, then L2 → L3, the default policy with its
- * age thresholds at 0 so that nothing waits), and the wall time of the three drains is measured. Source objects are deleted right after each commit (no grace period), so
- * the live blocks left are the compacted data.
+ * levels one after the other (L0 → L1, L1 → L2, L2 → L3, then L3 → L4, the default policy
+ * with its age thresholds at 0 so that nothing waits; `compactToCompletion`), and the wall
+ * time of the four drains is measured (session 1's figures had three levels). Source objects
+ * are deleted right after each commit (no grace period), so the live blocks left are the
+ * compacted data.
  *
  * Long ranges: 7 and 30 days of one service written as compaction leaves them (a daily
  * final block per past UTC day, hourly level-3 blocks for today, rollups from level 2) with

@@ -8,8 +8,9 @@
  *
  * Compaction and long ranges (bench/compaction.ts; `--no-compaction` skips both):
  * `--compaction-minutes=60 --compaction-pods=8 --compaction-interval-s=10` of level-0
- * segments compacted to completion; `--long-days=30 --long-pods=8 --long-interval-s=60` of 1 h
- * final-level blocks for the 7 d and 30 d flame graphs (`--long-runs=5` warm runs each).
+ * segments compacted to completion; `--long-days=30 --long-pods=8 --long-interval-s=60` of
+ * blocks as compaction leaves them (daily for past days, hourly today) for the 7 d and 30 d
+ * flame graphs (`--long-runs=5` warm runs each).
  *
  * Web UI (bench/ui.ts; `--no-ui` skips it): flame graph first render and hover/zoom frame
  * times in Chromium, and the app's bundle size (`--ui-dpr=1` sets the device pixel ratio).

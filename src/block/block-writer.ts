@@ -134,8 +134,6 @@ function layoutBlock(input: readonly FramedDataset[]): EncodedBlock {
   };
 }
 
-/** Floor division, so a time before 1970 still lands in the millisecond that contains it. */
-
 function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }

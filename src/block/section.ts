@@ -24,14 +24,14 @@ import {
  */
 const ZSTD_LEVEL = 1;
 
-/**
- * Options for a payload of `bytes` bytes. The size is pledged so the frame header records it
- * in both the sync and the async (streaming) API: the two then write the same bytes.
- */
 /** zlib's smallest chunk, and the largest single output chunk allocated up front. */
 const DECOMPRESS_CHUNK_BYTES_MIN = 64;
 const DECOMPRESS_CHUNK_BYTES_MAX = 64 * 1024 * 1024;
 
+/**
+ * Options for a payload of `bytes` bytes. The size is pledged so the frame header records it
+ * in both the sync and the async (streaming) API: the two then write the same bytes.
+ */
 function zstdOptions(bytes: number) {
   return {
     pledgedSrcSize: bytes,

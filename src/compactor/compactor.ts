@@ -543,8 +543,8 @@ function errorText(error: unknown): string {
  * Compacts everything compactable now, one level after the other (level n only once level
  * n − 1 is drained, as a server's levels fill over minutes and hours: draining every level at
  * once with no age threshold would merge each pair of fresh blocks and leave many small final
- * blocks). Age thresholds are 0 and sources are deleted at once. For `kiln compactor --once`
- * style batch runs, tests and benchmarks. Rejects on the first job error.
+ * blocks). Age thresholds are 0 and sources are deleted at once (no grace period: nothing may
+ * be querying the store). For tests and benchmarks. Rejects with every job error.
  */
 export async function compactToCompletion(
   store: ObjectStore,

@@ -45,7 +45,9 @@ export const DEFAULT_LEVELS: readonly LevelPolicy[] = Object.freeze([
   { maxBlocks: 20, maxAgeMs: 36_000, timeWindowMs: HOUR_MS, maxBytes: 256 * MiB },
   { maxBlocks: 10, maxAgeMs: 12 * 60_000, timeWindowMs: HOUR_MS, maxBytes: 512 * MiB },
   { maxBlocks: 10, maxAgeMs: 3 * HOUR_MS, timeWindowMs: HOUR_MS, maxBytes: 1024 * MiB },
-  { maxBlocks: 24, maxAgeMs: DAY_MS, timeWindowMs: DAY_MS, maxBytes: 2048 * MiB },
+  // Sources of a daily merge stay well under the 512 MiB section payload limit once decoded
+  // (zstd shrinks profiles about 4×); a bigger day becomes several daily blocks.
+  { maxBlocks: 24, maxAgeMs: DAY_MS, timeWindowMs: DAY_MS, maxBytes: 128 * MiB },
 ]);
 
 export function checkLevels(levels: readonly LevelPolicy[]): void {

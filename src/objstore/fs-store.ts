@@ -456,7 +456,6 @@ export class FsObjectStore implements ObjectStore {
   }
 }
 
-/** `checkObjectKey` plus the fs store's own reservation: segments may not look like temp files. */
 /** The file of `key` under `root` (an absolute, resolved folder). */
 function objectPath(root: string, key: string): string {
   checkFsKey(key);
@@ -560,6 +559,7 @@ export class FsRangeReaderSync {
   }
 }
 
+/** `checkObjectKey` plus the fs store's own reservation: segments may not look like temp files. */
 function checkFsKey(key: string): void {
   checkObjectKey(key);
   for (const segment of key.split("/")) {

@@ -2,8 +2,10 @@
  * Per-dataset aggregates that long-range queries cache instead of raw sections.
  *
  * - `PartialTree`: the function-name tree of one dataset for one selection (profile type and
- *   set of selected series, every profile of the dataset): the sum of sample values per stack
- *   node resolved to names, with its own small name list. Merging 144 of these is much cheaper
+ *   set of selected series, every profile of the dataset, summed from its profiles or from
+ *   all rows of its coarsest rollup): the sum of sample values per stack node resolved to
+ *   names, with its own small name list (filled in on the main thread when a worker sends
+ *   names as ids). Merging 144 of these is much cheaper
  *   than decoding 144 profiles sections, and the result is the same tree: sums are exact
  *   integers (see tree.ts), so summing per dataset first and then across datasets gives the
  *   same values as summing per sample.

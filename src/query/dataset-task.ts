@@ -1,8 +1,9 @@
 /**
  * The per-dataset work a query hands to a worker thread (or runs in-process): decode the
- * dataset's framed profiles (and symbols) sections, summarize the profiles, and optionally sum
- * and resolve the selected series into a partial name tree. Pure: framed bytes in, plain
- * arrays out, so the answer does not depend on where it runs.
+ * dataset's rows — its profiles section (then also summarized), or a rollup section — and
+ * optionally sum the selected series' rows and resolve them to a partial name tree, whose
+ * names may be interned into a caller's shared table. Framed bytes in (read by the caller or
+ * the worker), plain arrays out, so the answer does not depend on where it runs.
  */
 import { describeSection, SectionKind } from "../block/format.ts";
 import { decodeProfiles } from "../block/profiles-section.ts";

@@ -1,9 +1,12 @@
 /**
  * A small pool of worker threads for per-dataset query work (dataset-task.ts): decoding
  * sections, summing per stack node and resolving names run off the main thread, on every
- * core, while the main thread merges the small results. Workers start lazily on the first
- * task, are unref'd while idle (an idle pool never keeps the process alive) and are replaced
- * when one dies. The answer never depends on the pool: a task is a pure function of its input.
+ * core, while the main thread merges the small results. Workers start on the first task (or
+ * with `start()`, as the server does), are unref'd while idle (an idle pool never keeps the
+ * process alive) and are replaced when one dies. With the store's folder, workers read their
+ * tasks' sections themselves; function names come back as ids into a per-worker table
+ * (name-dictionary.ts). The answer never depends on the pool: a task's result is a function of
+ * its input.
  */
 import { Worker } from "node:worker_threads";
 import type { DatasetTask, DatasetTaskResult } from "./dataset-task.ts";
