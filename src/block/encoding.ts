@@ -367,21 +367,31 @@ export class ByteReader {
 
 /** Reads a string column: `count` lengths as uvarints, then the concatenated UTF-8 bytes. */
 export function readStringColumn(reader: ByteReader, count: number): string[] {
-  const lengths = new Array<number>(count);
-  let total = 0;
-  for (let i = 0; i < count; i++) {
-    lengths[i] = reader.uvarintSafe();
-    total += lengths[i]!;
-  }
-  const blob = reader.bytes(total);
-  const buffer = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  const column = readStringColumnBytes(reader, count);
   const strings = new Array<string>(count);
-  let at = 0;
-  for (let i = 0; i < count; i++) {
-    strings[i] = buffer.toString("utf8", at, at + lengths[i]!);
-    at += lengths[i]!;
-  }
+  for (let i = 0; i < count; i++) strings[i] = column.string(i);
   return strings;
+}
+
+/** A string column read but not decoded: `string(i)` decodes one string when asked. */
+export interface StringColumnBytes {
+  count: number;
+  string(index: number): string;
+}
+
+/** Reads a string column's lengths and bytes; strings are decoded one by one on demand. */
+export function readStringColumnBytes(reader: ByteReader, count: number): StringColumnBytes {
+  const offsets = new Float64Array(count + 1);
+  for (let i = 0; i < count; i++) {
+    offsets[i + 1] = offsets[i]! + reader.uvarintSafe();
+    if (offsets[i + 1]! > reader.remaining) reader.fail(`string bytes exceed the payload`);
+  }
+  const blob = reader.bytes(offsets[count]!);
+  const buffer = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  return {
+    count,
+    string: (index) => buffer.toString("utf8", offsets[index]!, offsets[index + 1]!),
+  };
 }
 
 /** Writes a string column (see `readStringColumn`). */

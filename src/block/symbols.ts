@@ -8,7 +8,13 @@
  * (docs/block-format.md, "Symbols section").
  */
 import type { Pprof } from "../model/pprof.ts";
-import { ByteReader, ByteWriter, readStringColumn, writeStringColumn } from "./encoding.ts";
+import {
+  ByteReader,
+  ByteWriter,
+  readStringColumn,
+  readStringColumnBytes,
+  writeStringColumn,
+} from "./encoding.ts";
 import { assert, fail, SECTION_PAYLOAD_BYTES_MAX, SYMBOL_COUNT_MAX } from "./format.ts";
 import { RowTable } from "./row-table.ts";
 import { StackCache, sequenceHash } from "./stack-cache.ts";
@@ -651,9 +657,8 @@ export type SymbolNames = Pick<
 export function decodeSymbolNames(payload: Uint8Array, where: string): SymbolNames {
   const reader = new ByteReader(payload, where);
   const stringCount = reader.count("string");
-  const stringOffsets = new Uint32Array(stringCount + 1);
-  for (let i = 0; i < stringCount; i++) stringOffsets[i + 1] = stringOffsets[i]! + reader.uvarintSafe();
-  const blob = reader.bytes(stringOffsets[stringCount]!);
+  const column = readStringColumnBytes(reader, stringCount);
+  if (stringCount < 1 || column.string(0) !== "") reader.fail("string 0 is not empty");
   const mappingCount = reader.count("mapping", MAPPING_COLUMNS_SIGNED.length);
   skipColumns(reader, 3 * mappingCount);
   const mappingFilenameStr = readRefColumn(reader, mappingCount, stringCount, "string");
@@ -668,11 +673,9 @@ export function decodeSymbolNames(payload: Uint8Array, where: string): SymbolNam
   skipColumns(reader, locationCount);
   const stacks = readStackTree(reader, locationCount);
   reader.end();
-  const buffer = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   const strings = new Array<string>(stringCount);
   const decode = (i: number) => {
-    if (strings[i] === undefined)
-      strings[i] = buffer.toString("utf8", stringOffsets[i]!, stringOffsets[i + 1]!);
+    if (strings[i] === undefined) strings[i] = column.string(i);
   };
   for (const i of functionNameStr) decode(i);
   for (const i of mappingFilenameStr) decode(i);
