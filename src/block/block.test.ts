@@ -12,7 +12,7 @@ import { DatasetBuilder } from "./dataset-builder.ts";
 import { BlockFormatError, SectionKind, TRAILER_BYTES } from "./format.ts";
 import { resolveProfileSamples, sumValuesByProfileType } from "./inspect.ts";
 import { formatUuid } from "./profiles-section.ts";
-import { buildPprof, cpuType, type FixtureLocation, normalize } from "./test-fixtures.ts";
+import { buildPprof, cpuType, normalize, webServerLocations } from "./test-fixtures.ts";
 
 /** Wraps a real store and records every ranged read, to prove what a reader touches. */
 class RecordingStore implements ObjectStore {
@@ -66,13 +66,7 @@ async function put(bytes: Uint8Array): Promise<string> {
 }
 
 // main → serve → handle (leaf); main → serve → parse (leaf); main → gc (leaf).
-const locations: FixtureLocation[] = [
-  { address: 0x401000, lines: [{ fn: "main", line: 10 }], mapping: "/bin/app" },
-  { address: 0x402000, lines: [{ fn: "serve", line: 20 }], mapping: "/bin/app" },
-  { address: 0x403000, lines: [{ fn: "handle", line: 30 }], mapping: "/bin/app" },
-  { address: 0x404000, lines: [{ fn: "parse", line: 40 }], mapping: "/bin/app" },
-  { address: 0x405000, lines: [{ fn: "gc", line: 50 }], mapping: "/bin/app" },
-];
+const locations = webServerLocations;
 
 function webPprof(cpu: [number, number, number], timeNanos = 1_700_000_000_000_000_000n) {
   return buildPprof({

@@ -25,7 +25,7 @@ import {
   type RollupRows,
   type RollupSection,
 } from "./rollup-section.ts";
-import { buildPprof, type FixtureLocation, normalize } from "./test-fixtures.ts";
+import { buildPprof, normalize, webServerLocations } from "./test-fixtures.ts";
 
 const MS = 1_000_000n;
 const MINUTE = 60_000;
@@ -594,13 +594,7 @@ describe("checkRollupBuckets", () => {
 // Datasets built through the real ingest types, and whole blocks.
 
 // main → serve → handle (leaf); main → serve → parse (leaf); main → gc (leaf).
-const locations: FixtureLocation[] = [
-  { address: 0x401000, lines: [{ fn: "main", line: 10 }], mapping: "/bin/app" },
-  { address: 0x402000, lines: [{ fn: "serve", line: 20 }], mapping: "/bin/app" },
-  { address: 0x403000, lines: [{ fn: "handle", line: 30 }], mapping: "/bin/app" },
-  { address: 0x404000, lines: [{ fn: "parse", line: 40 }], mapping: "/bin/app" },
-  { address: 0x405000, lines: [{ fn: "gc", line: 50 }], mapping: "/bin/app" },
-];
+const locations = webServerLocations;
 
 function webPprof(cpu: [number, number, number]) {
   return buildPprof({

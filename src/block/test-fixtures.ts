@@ -29,9 +29,18 @@ export interface FixtureSample {
 }
 
 /** Builds a Pprof from readable rows, interning strings and functions like a decoder would. */
+/** A small web server's frames: main → serve → handle / parse (leaves); main → gc (leaf). */
+export const webServerLocations: readonly FixtureLocation[] = [
+  { address: 0x401000, lines: [{ fn: "main", line: 10 }], mapping: "/bin/app" },
+  { address: 0x402000, lines: [{ fn: "serve", line: 20 }], mapping: "/bin/app" },
+  { address: 0x403000, lines: [{ fn: "handle", line: 30 }], mapping: "/bin/app" },
+  { address: 0x404000, lines: [{ fn: "parse", line: 40 }], mapping: "/bin/app" },
+  { address: 0x405000, lines: [{ fn: "gc", line: 50 }], mapping: "/bin/app" },
+];
+
 export function buildPprof(options: {
   sampleTypes: [type: string, unit: string][];
-  locations: FixtureLocation[];
+  locations: readonly FixtureLocation[];
   samples: FixtureSample[];
   timeNanos?: bigint;
 }): Pprof {
