@@ -12,9 +12,10 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { compactToCompletion, type JobReport } from "../src/compactor/compactor.ts";
+import type { JobReport } from "../src/compactor/compactor.ts";
 import { SqliteMetastore } from "../src/metastore/sqlite.ts";
 import { FsObjectStore } from "../src/objstore/fs-store.ts";
+import { compactToCompletion } from "../src/testing/compaction.ts";
 import { spyNameFor, testdata } from "../src/testing/testdata.ts";
 import { acceptAnyTime, type InProcessKiln, startInProcess, tempDataDir } from "./helpers/kiln.ts";
 

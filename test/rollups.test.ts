@@ -22,7 +22,6 @@ import { encodeBlock } from "../src/block/block-writer.ts";
 import { DatasetBuilder } from "../src/block/dataset-builder.ts";
 import { SectionKind } from "../src/block/format.ts";
 import { SymbolsBuilder } from "../src/block/symbols.ts";
-import { compactToCompletion } from "../src/compactor/compactor.ts";
 import { DEFAULT_LEVELS } from "../src/compactor/planner.ts";
 import { normalizePprof } from "../src/ingest/normalize/normalize.ts";
 import { SqliteMetastore } from "../src/metastore/sqlite.ts";
@@ -35,6 +34,7 @@ import { QueryEngine, type SeriesQuery, type StackQuery } from "../src/query/eng
 import { flameGraph } from "../src/query/flamegraph.ts";
 import { corpusLimits, readCorpusPprof } from "../src/query/test-helpers.ts";
 import { storeBlock } from "../src/testing/blocks.ts";
+import { compactToCompletion } from "../src/testing/compaction.ts";
 import { mulberry32 } from "../src/testing/prng.ts";
 import { testdata } from "../src/testing/testdata.ts";
 

@@ -12,7 +12,7 @@ import { ulid } from "../model/ulid.ts";
 import { FsObjectStore } from "../objstore/fs-store.ts";
 import { createLogger } from "../observability/log.ts";
 import { createRegistry } from "../observability/metrics.ts";
-import { levelsOf, startServerCompactor } from "./server.ts";
+import { levelsOf, rollupsOf, startServerCompactor } from "./server.ts";
 
 describe("server compactor", () => {
   it("levels come from the config; defaults are Pyroscope's, then a daily level", () => {
@@ -27,6 +27,25 @@ describe("server compactor", () => {
       ],
     );
     assert.equal(defaultConfig().compaction, true);
+  });
+
+  it("rollup options: 1 minute and 1 hour from level 2 by default; bad widths named", () => {
+    assert.deepEqual(rollupsOf(defaultConfig()), { bucketsMs: [60_000, 3_600_000], fromLevel: 2 });
+    assert.deepEqual(
+      rollupsOf({ ...defaultConfig(), compactionRollupFineMs: 0, compactionRollupCoarseMs: 0 }),
+      {
+        bucketsMs: [],
+        fromLevel: 2,
+      },
+    );
+    assert.throws(
+      () => rollupsOf({ ...defaultConfig(), compactionRollupFineMs: 500 }),
+      /--compaction-rollup-fine-ms 500: want 0/,
+    );
+    assert.throws(
+      () => rollupsOf({ ...defaultConfig(), compactionRollupCoarseMs: 90_000 }),
+      /must be a larger multiple of --compaction-rollup-fine-ms 60000/,
+    );
   });
 
   it("compacts segments in the background and exports block and lag metrics", async () => {

@@ -12,6 +12,7 @@
  * block), `kiln_compaction_jobs{status}` and `kiln_compaction_tombstones`.
  */
 import { join } from "node:path";
+import { ROLLUP_BUCKET_MS_MIN } from "../block/rollup-section.ts";
 import { SqliteMetastore } from "../metastore/sqlite.ts";
 import { FsObjectStore } from "../objstore/fs-store.ts";
 import type { Logger } from "../observability/log.ts";
@@ -62,6 +63,17 @@ export function rollupsOf(config: ServerCompactionConfig): RollupPolicy {
   if (fine === 0 && coarse !== 0)
     throw new RangeError(
       "--compaction-rollup-coarse-ms needs --compaction-rollup-fine-ms (or set both to 0)",
+    );
+  for (const [flag, ms] of [
+    ["--compaction-rollup-fine-ms", fine],
+    ["--compaction-rollup-coarse-ms", coarse],
+  ] as const) {
+    if (ms !== 0 && ms < ROLLUP_BUCKET_MS_MIN)
+      throw new RangeError(`${flag} ${ms}: want 0 (no rollups) or at least ${ROLLUP_BUCKET_MS_MIN} ms`);
+  }
+  if (fine !== 0 && coarse !== 0 && !(coarse > fine && coarse % fine === 0))
+    throw new RangeError(
+      `--compaction-rollup-coarse-ms ${coarse} must be a larger multiple of --compaction-rollup-fine-ms ${fine}`,
     );
   return {
     bucketsMs: [fine, coarse].filter((ms) => ms > 0),
