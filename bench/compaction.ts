@@ -37,7 +37,17 @@ import type { Pprof } from "../src/model/pprof.ts";
 import { FsObjectStore } from "../src/objstore/fs-store.ts";
 import { compactToCompletion } from "../src/testing/compaction.ts";
 import { mulberry32 } from "../src/testing/prng.ts";
-import { benchLimits, CPU, CPU_QUANTUM, DROP_RATE, generate, MAX_NODES, SERVICE, TENANT } from "./query.ts";
+import {
+  benchLimits,
+  CPU,
+  CPU_QUANTUM,
+  DROP_RATE,
+  generate,
+  MAX_NODES,
+  podSeriesLabels,
+  SERVICE,
+  TENANT,
+} from "./query.ts";
 import { peakRssMb, startBenchServer } from "./server.ts";
 
 /** The Go CPU pprofs of the corpus (as bench/query.ts uses them). */
@@ -195,13 +205,7 @@ export async function runCompactionBench(opts: CompactionBenchOptions): Promise<
           if (pprof === undefined) continue;
           inputBytes += gzipSync(encodePprof(pprof)).byteLength;
           const normalized = normalizePprof(pprof, {
-            seriesLabels: [
-              ["__name__", "process_cpu"],
-              ["service_name", SERVICE],
-              ["pyroscope_spy", "gospy"],
-              ["pod", `${SERVICE}-${pod}`],
-              ["region", pod % 2 === 0 ? "eu-west-1" : "us-east-1"],
-            ],
+            seriesLabels: podSeriesLabels(pod),
             limits: benchLimits,
             nowMs: Date.now(),
           });

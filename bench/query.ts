@@ -40,7 +40,7 @@ import { TimeSeriesAggregationType } from "../src/gen/types/v1/types_pb.js";
 import { defaultIngestLimits, type IngestLimits } from "../src/ingest/normalize/limits.ts";
 import { normalizePprof } from "../src/ingest/normalize/normalize.ts";
 import { SqliteMetastore } from "../src/metastore/sqlite.ts";
-import { labelsKey } from "../src/model/labels.ts";
+import { type Label, labelsKey } from "../src/model/labels.ts";
 import type { NormalizedProfile } from "../src/model/profile.ts";
 import { profileTypeId } from "../src/model/profile-type.ts";
 import { ulid } from "../src/model/ulid.ts";
@@ -148,6 +148,17 @@ class Columns {
   }
 }
 
+/** The series labels one pod of the benchmark service pushes with. */
+export function podSeriesLabels(pod: number): Label[] {
+  return [
+    ["__name__", "process_cpu"],
+    ["service_name", SERVICE],
+    ["pyroscope_spy", "gospy"],
+    ["pod", `${SERVICE}-${pod}`],
+    ["region", pod % 2 === 0 ? "eu-west-1" : "us-east-1"],
+  ];
+}
+
 /** Decodes and normalizes the source pprofs once per pod (CPU type only). */
 function loadBases(testdataDir: string, pods: number, stackPaths: Map<string, number>): Base[][] {
   const seriesIds = new Map<string, number>();
@@ -163,13 +174,7 @@ function loadBases(testdataDir: string, pods: number, stackPaths: Map<string, nu
     const bases: Base[] = [];
     for (const pprof of pprofs) {
       const profiles = normalizePprof(pprof, {
-        seriesLabels: [
-          ["__name__", "process_cpu"],
-          ["service_name", SERVICE],
-          ["pyroscope_spy", "gospy"],
-          ["pod", `${SERVICE}-${p}`],
-          ["region", p % 2 === 0 ? "eu-west-1" : "us-east-1"],
-        ],
+        seriesLabels: podSeriesLabels(p),
         limits: benchLimits,
         nowMs: Date.now(),
       });

@@ -397,20 +397,16 @@ export class QueryEngine {
       const mask = prepared.callSite ? callSiteMask(symbols!, prepared.callSite) : undefined;
       const sampleLevel =
         mask !== undefined || prepared.spanIds !== undefined || prepared.traceIds !== undefined;
-      const groupOfSeries = new Map<number, Group>();
+      const groupOf = seriesGroups(index, groupBy, groups, (labels) => ({
+        labels,
+        sums: new Map(),
+        counts: new Map(),
+        best: new Map(),
+        spans: new Map(),
+      }));
       for (const row of rows) {
         const s = profiles.seriesIndex[row]!;
-        let group = groupOfSeries.get(s);
-        if (group === undefined) {
-          const labels = project(index.seriesLabels[s]!, groupBy);
-          const key = labelsKey(labels);
-          group = groups.get(key);
-          if (group === undefined) {
-            group = { labels, sums: new Map(), counts: new Map(), best: new Map(), spans: new Map() };
-            groups.set(key, group);
-          }
-          groupOfSeries.set(s, group);
-        }
+        const group = groupOf(s);
         const value = sampleLevel
           ? rowValue(full!, row, mask, prepared.spanIds, prepared.traceIds)
           : Number(profiles.totals[row]!);
@@ -587,20 +583,15 @@ export class QueryEngine {
       if (series.length === 0) return;
       let rows = selectProfileRows(profiles, series, prepared.range.startMs, prepared.range.endMs);
       rows = filterProfileIds(profiles, rows, prepared.profileIds);
-      const groupOfSeries = new Map<number, HeatmapGroup>();
+      const groupOf = seriesGroups(
+        index,
+        groupBy,
+        groups,
+        (labels): HeatmapGroup => ({ labels, points: [] }),
+      );
       for (const row of rows) {
         const s = profiles.seriesIndex[row]!;
-        let group = groupOfSeries.get(s);
-        if (group === undefined) {
-          const labels = project(index.seriesLabels[s]!, groupBy);
-          const key = labelsKey(labels);
-          group = groups.get(key);
-          if (group === undefined) {
-            group = { labels, points: [] };
-            groups.set(key, group);
-          }
-          groupOfSeries.set(s, group);
-        }
+        const group = groupOf(s);
         const timeMs = nanosToMsFloor(profiles.timeNanos[row]!);
         const labels = index.seriesLabels[s]!;
         if (query.type === "individual") {
@@ -1339,6 +1330,33 @@ function rollupEligible(prepared: PreparedQuery): boolean {
   return (
     prepared.spanIds === undefined && prepared.traceIds === undefined && prepared.profileIds === undefined
   );
+}
+
+/**
+ * The group of each series of one dataset under `groupBy` (its projected labels), created in
+ * `groups` (shared across datasets, by label key) on first use and remembered per series.
+ */
+function seriesGroups<G>(
+  index: IndexSection,
+  groupBy: readonly string[],
+  groups: Map<string, G>,
+  create: (labels: Label[]) => G,
+): (series: number) => G {
+  const bySeries = new Map<number, G>();
+  return (series) => {
+    let group = bySeries.get(series);
+    if (group === undefined) {
+      const labels = project(index.seriesLabels[series]!, groupBy);
+      const key = labelsKey(labels);
+      group = groups.get(key);
+      if (group === undefined) {
+        group = create(labels);
+        groups.set(key, group);
+      }
+      bySeries.set(series, group);
+    }
+    return group;
+  };
 }
 
 /** Whether a stack query can use the per-dataset aggregates: no per-sample or per-profile filter. */
